@@ -1,0 +1,126 @@
+"""The `tasklab` command line: `run`, `datasets` and `report`.
+
+Errors a user can fix (config, data, strategy) print one `error:` line and
+exit with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser with its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="tasklab",
+        description="Train Keras models for applied tasks, evaluate them and write a report.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="train and evaluate the experiment in a YAML config",
+        description="Train and evaluate the experiment in CONFIG; print the run directory last. "
+        "An interrupted run of the same config is resumed unless --fresh is given.",
+    )
+    run.add_argument("config", help="the YAML experiment config, e.g. configs/digits.yaml")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value; the value is parsed as YAML "
+        "(e.g. --set train.epochs=5 --set strategy.name=mirrored). Repeatable.",
+    )
+    run.add_argument(
+        "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
+    )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new run even if an identical one was interrupted",
+    )
+
+    commands.add_parser(
+        "datasets",
+        help="list the built-in datasets",
+        description="List the offline built-in datasets (data.uri: builtin:NAME), a line each.",
+    )
+
+    report = commands.add_parser(
+        "report",
+        help="rebuild a run's report.html from its JSON results",
+        description="Rebuild RUN_DIR/report.html from the JSON results alone (no retraining).",
+    )
+    report.add_argument("run_dir", help="a run directory printed by `tasklab run`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI.
+
+    Args:
+        argv: the arguments (default: `sys.argv[1:]`).
+
+    Returns:
+        The process exit status.
+    """
+    args = build_parser().parse_args(argv)
+    # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="tasklab: %(message)s", stream=sys.stderr)
+    from pipelines.config import ConfigError
+    from pipelines.data import DataError
+    from pipelines.strategy import StrategyError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (ConfigError, DataError, StrategyError, LookupError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    config = load_config(args.config, args.overrides)
+    result = run(config, runs_dir=args.runs_dir, fresh=args.fresh)
+    test = result.metrics["test"]
+    low, high = result.metrics["intervals"]["accuracy"]
+    print(
+        f"test accuracy {test['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), "
+        f"macro-F1 {test['macro_f1']:.4f}; report: {result.run_dir / 'report.html'}"
+    )
+    print(result.run_dir)
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from pipelines.data import BUILTIN_DATASETS
+
+    for name in BUILTIN_DATASETS:
+        entry = BUILTIN_DATASETS.get(name)
+        print(f"builtin:{name:<20} {entry.kind:<8} {entry.description}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipelines.report import write_report
+
+    print(write_report(args.run_dir))
+    return 0
+
+
+_COMMANDS = {"run": _run, "datasets": _datasets, "report": _report}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""Run configuration: YAML -> frozen dataclasses, validated once.
+
+One parser (`parse_section`) walks the dataclasses below using their type
+annotations, so every section gets the same checks and error messages: an
+unknown key or value names what was received, lists the valid ones and
+suggests the closest. The `model` section is the one dynamic part: which
+options are valid depends on the task and the model name, so its options
+dataclass is looked up in the task's model registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipelines.registry import closest_hint
+
+STRATEGIES = ("auto", "cpu", "mirrored", "multi_worker", "tpu")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it is split.
+
+    Attributes:
+        uri: the dataset URI: `builtin:NAME`, `folder:PATH` or `tfds:NAME[/CONFIG]`.
+        val_fraction: fraction of the examples held out for validation (early
+            stopping, checkpoint selection). When the dataset has its own
+            validation split, that is used instead.
+        test_fraction: fraction held out for the final test. Ignored when the
+            dataset has its own test split.
+        skip_corrupt: skip files that cannot be decoded (with a warning that
+            names them) instead of failing.
+        tfds_data_dir: where TensorFlow Datasets keeps prepared data
+            (default: tfds's own default, `~/tensorflow_datasets`).
+    """
+
+    uri: str
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    skip_corrupt: bool = False
+    tfds_data_dir: str | None = None
+
+    def __post_init__(self):
+        if ":" not in self.uri:
+            raise ConfigError(
+                f"data.uri must look like 'SCHEME:NAME_OR_PATH' (e.g. 'builtin:digits', "
+                f"'folder:path/to/images'). Received: '{self.uri}'."
+            )
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"data.{name} must be between 0 and 1. Received: {value}.")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError(
+                "data.val_fraction + data.test_fraction must leave at least 10% for training. "
+                f"Received: {self.val_fraction} + {self.test_fraction}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How the model is fitted.
+
+    Attributes:
+        epochs: the maximum number of epochs.
+        batch_size: examples per replica per step; the global batch is this
+            times the number of replicas.
+        learning_rate: peak learning rate (AdamW).
+        schedule: `cosine` (linear warm-up, then cosine decay to 0) or `constant`.
+        warmup_epochs: length of the warm-up, in epochs (cosine only).
+        weight_decay: AdamW's decoupled weight decay.
+        patience: early stopping: epochs without improvement of the validation
+            loss before stopping (the best weights are restored); null disables it.
+        deterministic: enable TensorFlow's op determinism (slower; identical
+            results for identical seeds on the same machine).
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: float = 1.0
+    weight_decay: float = 1e-4
+    patience: int | None = 5
+    deterministic: bool = False
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1. Received: {getattr(self, name)}.")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"train.learning_rate must be > 0. Received: {self.learning_rate}.")
+        if self.warmup_epochs < 0 or self.weight_decay < 0:
+            raise ConfigError("train.warmup_epochs and train.weight_decay must be >= 0.")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(
+                f"train.patience must be >= 1, or null to disable early stopping. "
+                f"Received: {self.patience}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class StrategyConfig:
+    """Which `tf.distribute` strategy trains the model.
+
+    Attributes:
+        name: `auto` (TPU if one resolves, else all GPUs mirrored, else CPU),
+            `cpu`, `mirrored`, `multi_worker` or `tpu`.
+        devices: number of replicas for `mirrored`. On a machine without GPUs
+            the CPU is split into that many logical devices. Default: all GPUs,
+            or 1 on a CPU-only machine.
+        tpu: the TPU's name or `grpc://` address for `tpu` (default `local`,
+            a TPU attached to this host). Setting it makes `auto` try it.
+    """
+
+    name: Literal["auto", "cpu", "mirrored", "multi_worker", "tpu"] = "auto"
+    devices: int | None = None
+    tpu: str | None = None
+
+    def __post_init__(self):
+        if self.devices is not None and self.devices < 1:
+            raise ConfigError(f"strategy.devices must be >= 1. Received: {self.devices}.")
+        if self.devices is not None and self.name not in ("mirrored", "auto"):
+            raise ConfigError(
+                f"strategy.devices applies to the 'mirrored' strategy only. Received "
+                f"devices={self.devices} with strategy.name='{self.name}'. "
+                "Set strategy.name: mirrored, or remove strategy.devices."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which model the task builds, and its options.
+
+    In YAML the options sit beside `name` (`model: {name: small_cnn, dropout: 0.2}`);
+    the valid options depend on the model and are listed by the error for an
+    unknown one.
+
+    Attributes:
+        name: a model registered for the task.
+        options: the model's options dataclass, defaults filled in.
+    """
+
+    name: str
+    options: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One experiment: a task on a dataset, trained under a strategy.
+
+    Attributes:
+        name: the experiment's name, used for the run directory.
+        task: a registered task (see `tasklab run --help`).
+        data: the dataset and its splits.
+        model: the model and its options.
+        train: the training settings.
+        strategy: the distribution strategy.
+        seed: seeds Python, NumPy, TensorFlow and the data splits.
+    """
+
+    name: str
+    task: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
+    seed: int = 0
+
+
+_SECTIONS = {"data": DataConfig, "train": TrainConfig, "strategy": StrategyConfig}
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """Reads a YAML config file, applies `--set` overrides and validates it.
+
+    Args:
+        path: the YAML file.
+        overrides: `dotted.key=value` strings; each value is parsed as YAML.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: on a missing file, bad YAML or an invalid value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file '{path}' does not exist. Check the path.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Config file '{path}' is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file '{path}' must hold a mapping of sections at top level.")
+    return parse_config(apply_overrides(raw, overrides))
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Returns a copy of `raw` with each `dotted.key=value` override set.
+
+    Args:
+        raw: the config as loaded from YAML.
+        overrides: strings like `train.epochs=5` or `export.variants=[float32,int8]`.
+
+    Returns:
+        The updated mapping (the input is not modified).
+    """
+    result = _deep_copy(raw)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"An override must look like 'section.key=value'. Received: '{override}'."
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(
+                f"The value in override '{override}' is not valid YAML: {error}"
+            ) from None
+        target = result
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"Cannot set '{key}': '{part}' is not a section.")
+            target = child
+        target[leaf] = value
+    return result
+
+
+def parse_config(raw: Mapping[str, Any]) -> RunConfig:
+    """Validates a config mapping into a `RunConfig`.
+
+    Args:
+        raw: the mapping (as read from YAML, overrides applied).
+
+    Returns:
+        The validated, frozen config with every default filled in.
+    """
+    _check_keys(raw, [f.name for f in dataclasses.fields(RunConfig)], where="")
+    for required in ("name", "task", "data"):
+        if required not in raw:
+            raise ConfigError(f"The config needs a top-level '{required}'.")
+    name = _coerce(raw["name"], str, "name")
+    if not _NAME_PATTERN.match(name):
+        raise ConfigError(
+            "name must be letters, digits, '_', '.' or '-' (it names the run directory). "
+            f"Received: '{name}'."
+        )
+    task_name = _coerce(raw["task"], str, "task")
+    sections = {key: parse_section(cls, raw.get(key, {}), key) for key, cls in _SECTIONS.items()}
+    return RunConfig(
+        name=name,
+        task=task_name,
+        model=parse_model_config(task_name, raw.get("model") or {}),
+        seed=_coerce(raw.get("seed", 0), int, "seed"),
+        **sections,
+    )
+
+
+def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
+    """Validates the `model` section against the task's model registry.
+
+    Args:
+        task_name: the task whose models are valid.
+        raw: the `model` mapping: `name` plus the model's options.
+
+    Returns:
+        The model config with its options dataclass.
+    """
+    from tasks import get_task  # Imported here: tasks import TensorFlow.
+
+    try:
+        task_cls = get_task(task_name)
+    except LookupError as error:
+        raise ConfigError(f"task: {error}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"model must be a mapping. Received: {raw!r}.")
+    options = dict(raw)
+    model_name = _coerce(options.pop("name", task_cls.default_model), str, "model.name")
+    try:
+        spec = task_cls.models.get(model_name)
+    except LookupError as error:
+        raise ConfigError(f"model.name: {error}") from None
+    return ModelConfig(name=model_name, options=parse_section(spec.options, options, "model"))
+
+
+def parse_section(cls: type, raw: Any, where: str) -> Any:
+    """Builds the dataclass `cls` from a mapping, checking keys and types.
+
+    Args:
+        cls: a dataclass type whose annotations give each field's type.
+        raw: the mapping to read.
+        where: the dotted location, for error messages.
+
+    Returns:
+        An instance of `cls`.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"'{where}' must be a mapping. Received: {raw!r}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _check_keys(raw, list(fields), where)
+    hints = typing.get_type_hints(cls)
+    values = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in raw.items()}
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"'{where}' needs the key(s) {missing}.")
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def config_to_dict(config: Any) -> Any:
+    """Turns a config (or any nested dataclass) into plain YAML/JSON data.
+
+    The model's options are flattened beside its name, as in the YAML.
+
+    Args:
+        config: a dataclass instance, or a plain value.
+
+    Returns:
+        Dicts, lists and scalars only.
+    """
+    if isinstance(config, ModelConfig):
+        return {"name": config.name, **config_to_dict(config.options)}
+    if dataclasses.is_dataclass(config):
+        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, tuple | list):
+        return [config_to_dict(item) for item in config]
+    return config
+
+
+def dump_config(config: RunConfig) -> str:
+    """Returns the fully resolved config as YAML (every default written out)."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def _check_keys(raw: Mapping[str, Any], valid: list[str], where: str) -> None:
+    for key in raw:
+        if key not in valid:
+            location = f"{where}.{key}" if where else str(key)
+            raise ConfigError(
+                f"Unknown config key '{location}'. Valid keys{' in ' + where if where else ''}: "
+                f"{sorted(valid)}." + closest_hint(str(key), valid)
+            )
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Checks `value` against a type annotation and returns it converted."""
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        return parse_section(annotation, value, where)
+    if origin is Literal:
+        choices = list(typing.get_args(annotation))
+        if value not in choices:
+            raise ConfigError(
+                f"The '{where}' option must be one of {choices}. Received: {value!r}."
+                + closest_hint(str(value), [str(c) for c in choices])
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if origin is tuple:
+        item_type = typing.get_args(annotation)[0]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"'{where}' must be a list. Received: {value!r}.")
+        return tuple(_coerce(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
+    if annotation is Any:
+        return value
+    ok = (
+        isinstance(value, bool)
+        if annotation is bool
+        else isinstance(value, int | float) and not isinstance(value, bool)
+        if annotation is float
+        else isinstance(value, annotation) and not isinstance(value, bool)
+    )
+    if not ok:
+        raise ConfigError(
+            f"'{where}' must be {_TYPE_WORDS.get(annotation, annotation.__name__)}. "
+            f"Received: {value!r} ({type(value).__name__})."
+        )
+    return float(value) if annotation is float else value
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {key: _deep_copy(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(item) for item in raw]
+    return raw

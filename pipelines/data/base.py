@@ -1,0 +1,157 @@
+"""The types every data source returns, and the seeded stratified splitter."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+
+class DataError(ValueError):
+    """The data cannot be used as given; the message names the problem and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What a task needs to know about the data to build its model.
+
+    Attributes:
+        kind: the kind of input, e.g. `image`.
+        class_names: one name per class, in label order.
+        example_shape: the native shape of one input, e.g. `(8, 8, 1)` for
+            digits; for images of mixed sizes, the most common size.
+    """
+
+    kind: str
+    class_names: tuple[str, ...]
+    example_shape: tuple[int, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split of a dataset, in a fixed order.
+
+    Attributes:
+        labels: the class index of every example, in the split's order.
+        make_dataset: returns the unbatched `(input, label)` tf.data pipeline.
+            Called with `shuffle_seed=None` it yields the examples in the order
+            of `labels`; with a seed, in an order reshuffled every epoch.
+        in_memory: whether the inputs already sit in memory, so that caching
+            the preprocessed examples costs nothing extra. Streamed sources
+            (folders, tfds) are never cached whole.
+    """
+
+    labels: np.ndarray
+    make_dataset: Callable[..., tf.data.Dataset]
+    in_memory: bool
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A dataset resolved from its URI: splits, class names and provenance.
+
+    Attributes:
+        uri: the URI it was loaded from.
+        spec: what the task needs to know to build its model.
+        train: the split the model is fitted on.
+        val: the split for early stopping and checkpoint selection.
+        test: the held-out split every reported metric is computed on.
+        fingerprint: a hash of the data's content (or of its identity and
+            version for tfds), recorded in the manifest.
+        notes: what loading did that a user should know (files skipped, sizes).
+    """
+
+    uri: str
+    spec: DataSpec
+    train: Split
+    val: Split
+    test: Split
+    fingerprint: str
+    notes: tuple[str, ...] = ()
+
+    def split_sizes(self) -> dict[str, int]:
+        """Returns the number of examples in each split."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def stratified_indices(
+    labels: np.ndarray,
+    fractions: Sequence[float],
+    seed: int,
+    class_names: Sequence[str],
+) -> list[np.ndarray]:
+    """Splits example indices into parts, each with the class proportions of the whole.
+
+    Args:
+        labels: class index per example.
+        fractions: the fraction of each held-out part, e.g. `(val, test)`; the
+            remainder is the first part returned (train).
+        seed: seeds the split.
+        class_names: for error messages.
+
+    Returns:
+        Sorted index arrays: the remainder first, then one per fraction.
+
+    Raises:
+        DataError: when a class has too few examples to appear in every part.
+    """
+    counts = np.bincount(labels, minlength=len(class_names))
+    needed = len(fractions) + 1
+    too_small = [(class_names[i], int(c)) for i, c in enumerate(counts) if c < needed]
+    if too_small:
+        described = ", ".join(f"'{name}' ({count})" for name, count in too_small)
+        raise DataError(
+            f"Every class needs at least {needed} examples to appear in each split; "
+            f"these have fewer: {described}. Add examples to them or remove those classes."
+        )
+    rest = np.arange(len(labels))
+    parts = []
+    remaining = 1.0
+    for fraction in fractions:
+        try:
+            rest, held_out = train_test_split(
+                rest,
+                test_size=fraction / remaining,
+                stratify=labels[rest],
+                random_state=seed,
+            )
+        except ValueError as error:
+            raise DataError(
+                f"Cannot split {len(labels)} examples into stratified parts of fractions "
+                f"{list(fractions)}: {error} Use larger fractions or add examples."
+            ) from None
+        parts.append(np.sort(held_out))
+        remaining -= fraction
+    return [np.sort(rest), *parts]
+
+
+def array_split(x: np.ndarray, y: np.ndarray, indices: np.ndarray) -> Split:
+    """Makes a split over in-memory arrays.
+
+    Args:
+        x: all inputs.
+        y: all labels.
+        indices: the examples of this split.
+
+    Returns:
+        The split; its pipeline slices the arrays once.
+    """
+    xs, ys = x[indices], y[indices].astype(np.int64)
+
+    def make_dataset(shuffle_seed: int | None = None) -> tf.data.Dataset:
+        dataset = tf.data.Dataset.from_tensor_slices((xs, ys))
+        if shuffle_seed is not None:
+            dataset = dataset.shuffle(len(ys), seed=shuffle_seed, reshuffle_each_iteration=True)
+        return dataset
+
+    return Split(labels=ys, make_dataset=make_dataset, in_memory=True)

@@ -1,0 +1,128 @@
+"""`tfds:NAME[/CONFIG]`: a TensorFlow Datasets dataset, with its own splits where it has them."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pipelines.data.base import DataError, Dataset, DataSpec, Split, stratified_indices
+from pipelines.registry import closest_hint
+
+_SHUFFLE_BUFFER = 10_000
+
+
+def load_tfds(
+    uri: str, name: str, val_fraction: float, test_fraction: float, seed: int, data_dir: str | None
+) -> Dataset:
+    """Loads a supervised image dataset from TensorFlow Datasets.
+
+    Uses the dataset's own `test` (and `validation`) split when its info lists
+    them; whatever it lacks is carved, stratified and seeded, from `train`.
+
+    Args:
+        uri: the dataset URI, for messages.
+        name: the tfds name, optionally with `/CONFIG` or `:VERSION`.
+        val_fraction: validation fraction (of `train` when the dataset has its own test split).
+        test_fraction: test fraction, used only when there is no own test split.
+        seed: seeds the split.
+        data_dir: tfds's data directory (None: tfds's default).
+
+    Returns:
+        The dataset; its splits stream from tfds's files.
+    """
+    builder = _builder(name, data_dir)
+    builder.download_and_prepare()
+    info = builder.info
+    if not info.supervised_keys:
+        raise DataError(f"The tfds dataset '{name}' has no supervised (input, label) keys.")
+    input_key, label_key = info.supervised_keys[:2]
+    if not isinstance(info.features[input_key], tfds.features.Image):
+        raise DataError(
+            f"The tfds dataset '{name}' has {type(info.features[input_key]).__name__} inputs; "
+            "only image datasets are supported so far."
+        )
+    class_names = tuple(info.features[label_key].names)
+    available = set(info.splits.keys())
+    own = [split for split in ("validation", "test") if split in available]
+    labels = {split: _read_labels(builder, split, input_key) for split in ("train", *own)}
+    # Carve from `train` whatever the dataset does not provide, in (val, test) order.
+    carved = [
+        fraction
+        for split, fraction in (("validation", val_fraction), ("test", test_fraction))
+        if split not in own
+    ]
+    parts = iter(stratified_indices(labels["train"], carved, seed, class_names))
+    train = _stream_split(builder, "train", labels["train"], next(parts))
+    held_out = {
+        split: _stream_split(builder, split, labels[split], None)
+        if split in own
+        else _stream_split(builder, "train", labels["train"], next(parts))
+        for split in ("validation", "test")
+    }
+    notes = [f"Uses the dataset's own '{split}' split." for split in own]
+    if "test" in own:
+        notes.append("data.test_fraction is not used: the dataset has its own test split.")
+    sizes = {split: len(split_labels) for split, split_labels in labels.items()}
+    identity = f"tfds:{info.full_name}:{sorted(sizes.items())}"
+    return Dataset(
+        uri=uri,
+        spec=DataSpec(
+            kind="image", class_names=class_names, example_shape=info.features[input_key].shape
+        ),
+        train=train,
+        val=held_out["validation"],
+        test=held_out["test"],
+        fingerprint=hashlib.sha256(identity.encode()).hexdigest(),
+        notes=tuple(notes),
+    )
+
+
+def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        base = name.split("/")[0].split(":")[0]
+        raise DataError(
+            f"TensorFlow Datasets has no dataset named '{base}'. See `tfds.list_builders()`."
+            + closest_hint(base, tfds.list_builders())
+        ) from None
+
+
+def _read_labels(builder: tfds.core.DatasetBuilder, split: str, input_key: str) -> np.ndarray:
+    """Reads the labels of a split without decoding its inputs."""
+    dataset = builder.as_dataset(
+        split=split,
+        as_supervised=True,
+        shuffle_files=False,
+        decoders={input_key: tfds.decode.SkipDecoding()},
+    )
+    labels = [batch for _, batch in dataset.batch(4096).as_numpy_iterator()]
+    return np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
+
+
+def _stream_split(
+    builder: tfds.core.DatasetBuilder, split: str, labels: np.ndarray, indices: np.ndarray | None
+) -> Split:
+    """Makes a split over a tfds split, or over the subset `indices` of it."""
+    mask = None
+    if indices is not None:
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[indices] = True
+        labels = labels[indices]
+
+    def make_dataset(shuffle_seed: int | None = None) -> tf.data.Dataset:
+        dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+        if mask is not None:
+            keep = tf.constant(mask)
+            dataset = dataset.enumerate().filter(lambda i, example: tf.gather(keep, i))
+            dataset = dataset.map(lambda i, example: example)
+        if shuffle_seed is not None:
+            dataset = dataset.shuffle(
+                min(len(labels), _SHUFFLE_BUFFER), seed=shuffle_seed, reshuffle_each_iteration=True
+            )
+        return dataset.map(lambda x, y: (x, tf.cast(y, tf.int64)))
+
+    return Split(labels=labels, make_dataset=make_dataset, in_memory=False)

@@ -1,0 +1,147 @@
+"""Held-out metrics with `sklearn.metrics`, and bootstrap intervals with `scipy.stats`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """Metrics on one held-out split.
+
+    Attributes:
+        metrics: metric name -> value (None where a metric is undefined, e.g.
+            ROC-AUC when the split lacks a class).
+        intervals: metric name -> `[low, high]` bootstrap 95% interval.
+        per_class: class name -> precision, recall, f1 and support.
+        confusion_matrix: rows are true classes, columns predicted classes.
+    """
+
+    metrics: dict[str, float | None]
+    intervals: dict[str, list[float]]
+    per_class: dict[str, dict[str, float]]
+    confusion_matrix: list[list[int]]
+
+
+def evaluate_classification(
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    seed: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> Evaluation:
+    """Computes classification metrics from predicted class probabilities.
+
+    Args:
+        y_true: true class index per example.
+        probabilities: `(examples, classes)` predicted probabilities.
+        class_names: one name per class.
+        seed: seeds the bootstrap.
+        resamples: bootstrap resamples for the intervals.
+
+    Returns:
+        Accuracy, macro-F1, one-vs-rest ROC-AUC and log loss, per-class
+        precision/recall/F1, the confusion matrix, and percentile bootstrap
+        intervals for accuracy and macro-F1.
+    """
+    labels = np.arange(len(class_names))
+    y_true = np.asarray(y_true)
+    y_pred = probabilities.argmax(axis=1)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+
+    def macro_f1(t: np.ndarray, p: np.ndarray) -> float:
+        return skm.f1_score(t, p, labels=labels, average="macro", zero_division=0)
+
+    return Evaluation(
+        metrics={
+            "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+            "macro_f1": float(macro_f1(y_true, y_pred)),
+            "roc_auc_ovr": _roc_auc(y_true, probabilities, labels),
+            "log_loss": float(skm.log_loss(y_true, probabilities, labels=labels)),
+        },
+        intervals={
+            "accuracy": bootstrap_interval(
+                y_true, y_pred, _accuracy, seed, resamples, vectorized=True
+            ),
+            "macro_f1": bootstrap_interval(y_true, y_pred, macro_f1, seed, resamples),
+        },
+        per_class={
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(class_names)
+        },
+        confusion_matrix=skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    )
+
+
+def bootstrap_interval(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    seed: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    vectorized: bool = False,
+) -> list[float]:
+    """Returns the percentile bootstrap 95% interval of a paired statistic.
+
+    Examples are resampled with replacement (true and predicted labels
+    together). When every resample gives the same value (e.g. a perfect
+    score) the interval is that value.
+
+    Args:
+        y_true: true labels.
+        y_pred: predicted labels.
+        statistic: `statistic(y_true, y_pred) -> float`; with `vectorized`,
+            it must also accept an `axis` keyword.
+        seed: seeds the resampling.
+        resamples: number of resamples.
+        vectorized: whether `statistic` works on batches of resamples.
+
+    Returns:
+        `[low, high]`.
+    """
+    with warnings.catch_warnings():
+        # A degenerate distribution (all resamples equal) is a valid answer here.
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            (y_true, y_pred),
+            statistic,
+            paired=True,
+            vectorized=vectorized,
+            n_resamples=resamples,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = result.confidence_interval
+    point = statistic(y_true, y_pred)
+    return [float(point if math.isnan(low) else low), float(point if math.isnan(high) else high)]
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(y_true == y_pred, axis=axis)
+
+
+def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) -> float | None:
+    """One-vs-rest macro ROC-AUC; None when undefined (a class missing from the split)."""
+    if len(np.unique(y_true)) != len(labels):
+        return None
+    if len(labels) == 2:
+        return float(skm.roc_auc_score(y_true, probabilities[:, 1]))
+    return float(skm.roc_auc_score(y_true, probabilities, multi_class="ovr", labels=labels))

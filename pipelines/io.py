@@ -1,0 +1,89 @@
+"""Atomic artifact writes: write to a temporary file beside the target, then rename.
+
+A reader (or a resumed run) never sees a half-written file: it sees the old
+version or the new one. `os.replace` is atomic on POSIX within one filesystem,
+which is why the temporary file lives in the target's own directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path to write; on success it is renamed to `path`.
+
+    The temporary name keeps the target's suffix, because some writers
+    (Keras `model.save`) choose the format from it. On error the temporary
+    file is removed and `path` is left as it was.
+
+    Args:
+        path: the final location of the artifact.
+
+    Yields:
+        The temporary path to write to.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        # mkstemp creates the file private (0600); artifacts are meant to be shared.
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically writes `text` (UTF-8) to `path`.
+
+    Returns:
+        The path written.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Atomically writes `data` to `path`.
+
+    Returns:
+        The path written.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Atomically writes `obj` as indented JSON.
+
+    Returns:
+        The path written.
+    """
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Reads a JSON artifact.
+
+    Raises:
+        FileNotFoundError: naming the missing file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected the artifact '{path}', which does not exist.")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,147 @@
+"""report.html from the run directory's JSON alone: `tasklab report RUN_DIR` needs no retraining."""
+
+from __future__ import annotations
+
+import base64
+import io as stdio
+from pathlib import Path
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; never a window.
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pipelines import io
+
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Renders `report.html` (and `plots/*.png`) from the JSON results in `run_dir`.
+
+    Args:
+        run_dir: a run directory holding at least `metrics.json` and `manifest.json`.
+
+    Returns:
+        The report's path.
+
+    Raises:
+        FileNotFoundError: when `run_dir` is not a (finished) run directory.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").is_file():
+        raise FileNotFoundError(
+            f"'{run_dir}' holds no metrics.json: it is not a finished run directory. "
+            "Pass the directory that `tasklab run` printed."
+        )
+    metrics = io.read_json(run_dir / "metrics.json")
+    manifest = io.read_json(run_dir / "manifest.json")
+    history = io.read_json(run_dir / "history.json") if (run_dir / "history.json").is_file() else []
+    config_file = run_dir / "config.yaml"
+    plots = {
+        "learning_curves": learning_curves_png(history),
+        "confusion_matrix": confusion_matrix_png(
+            metrics["confusion_matrix"], metrics["class_names"]
+        ),
+    }
+    for name, png in plots.items():
+        if png is not None:
+            io.write_bytes(run_dir / PLOTS_DIR / f"{name}.png", png)
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            run_name=run_dir.name,
+            metrics=metrics,
+            manifest=manifest,
+            history=history,
+            config_yaml=config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
+            plots={
+                name: base64.b64encode(png).decode("ascii") for name, png in plots.items() if png
+            },
+        )
+    )
+    return io.write_text(run_dir / REPORT_FILE, html)
+
+
+def _environment() -> jinja2.Environment:
+    # autoescape=True: every string from data or config (class names, paths) is escaped.
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipelines", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["fmt"] = _format_number
+    return environment
+
+
+def _format_number(value, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
+    """Plots loss and accuracy per epoch, train against validation.
+
+    Returns:
+        PNG bytes, or None when there is no history.
+    """
+    if not history:
+        return None
+    epochs = [entry["epoch"] for entry in history]
+    panels = [key for key in ("loss", "accuracy") if key in history[0]]
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for axis, key in zip(axes[0], panels, strict=True):
+        axis.plot(epochs, [entry[key] for entry in history], marker=".", label="train")
+        if f"val_{key}" in history[0]:
+            axis.plot(
+                epochs, [entry[f"val_{key}"] for entry in history], marker=".", label="validation"
+            )
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(key)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    return _to_png(figure)
+
+
+def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
+    """Plots the confusion matrix with counts in the cells.
+
+    Returns:
+        PNG bytes.
+    """
+    counts = np.asarray(matrix)
+    size = max(4.0, 0.45 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(counts, cmap="Blues")
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    threshold = counts.max() / 2 if counts.size else 0
+    for (row, col), count in np.ndenumerate(counts):
+        axis.text(
+            col,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+            fontsize=8,
+        )
+    return _to_png(figure)
+
+
+def _to_png(figure: plt.Figure) -> bytes:
+    buffer = stdio.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()

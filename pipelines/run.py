@@ -1,0 +1,249 @@
+"""One run, stage by stage: strategy -> data -> model -> fit -> evaluate -> report.
+
+This is the Python API::
+
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
+    print(result.run_dir, result.metrics["test"]["accuracy"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from pipelines import io
+from pipelines.config import RunConfig, dump_config
+from pipelines.data import Dataset, load_dataset
+from pipelines.evaluate import Evaluation
+from pipelines.report import write_report
+from pipelines.strategy import StrategyInfo, make_strategy
+from pipelines.train import (
+    BACKUP_DIR,
+    TrainResult,
+    build_optimizer,
+    fit,
+    make_input,
+    steps_per_epoch,
+)
+from tasks import get_task
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FILE = "manifest.json"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.keras"
+_PACKAGES = (
+    "tasklab",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "scikit-learn",
+    "tensorflow-datasets",
+    "scipy",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """The outcome of a run.
+
+    Attributes:
+        run_dir: the run directory (holds every artifact).
+        metrics: the contents of `metrics.json`.
+        resumed: whether an interrupted run was resumed.
+    """
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    resumed: bool
+
+
+def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -> RunResult:
+    """Trains, evaluates and reports one experiment.
+
+    If an earlier run of the identical config was interrupted (no finished
+    manifest, a training backup present), it is resumed in its directory
+    unless `fresh` is set.
+
+    Args:
+        config: the validated run config.
+        runs_dir: the parent of the run directories.
+        fresh: always start a new run directory.
+
+    Returns:
+        The run directory and its metrics.
+    """
+    config_yaml = dump_config(config)
+    run_dir = None if fresh else find_interrupted_run(Path(runs_dir), config.name, config_yaml)
+    resumed = run_dir is not None
+    if resumed:
+        logger.info("Resuming the interrupted run in %s (pass --fresh to start over).", run_dir)
+    else:
+        run_dir = create_run_dir(Path(runs_dir), config.name)
+        io.write_text(run_dir / CONFIG_FILE, config_yaml)
+    manifest = start_manifest(config, run_dir, resumed)
+    try:
+        metrics = _run_stages(config, run_dir, manifest)
+    except BaseException as error:
+        manifest.update(status="failed", error=f"{type(error).__name__}: {error}", finished=_now())
+        io.write_json(run_dir / MANIFEST_FILE, manifest)
+        raise
+    manifest.update(status="complete", finished=_now())
+    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    logger.info("Writing the report")
+    write_report(run_dir)
+    return RunResult(run_dir=run_dir, metrics=metrics, resumed=resumed)
+
+
+def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    # The strategy comes first: splitting the CPU into logical devices must
+    # happen before any other TensorFlow work initializes the runtime.
+    strategy, strategy_info = make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    logger.info("Strategy: %s with %d replica(s)", strategy_info.name, strategy_info.replicas)
+
+    logger.info("Loading %s", config.data.uri)
+    dataset = load_dataset(config.data, config.seed)
+    for note in dataset.notes:
+        logger.info("Data: %s", note)
+    manifest.update(
+        strategy=strategy_info.name,
+        replicas=strategy_info.replicas,
+        devices=list(strategy_info.devices),
+        data_fingerprint=dataset.fingerprint,
+        splits=dataset.split_sizes(),
+    )
+    io.write_json(run_dir / MANIFEST_FILE, manifest)
+
+    task = get_task(config.task)(config.model, dataset.spec)
+    with strategy.scope():
+        model = task.build_model()
+        optimizer = build_optimizer(
+            config.train, steps_per_epoch(dataset, config.train, strategy_info.replicas)
+        )
+        task.compile(model, optimizer)
+    logger.info("Training %s (%d parameters)", config.model.name, model.count_params())
+    trained = fit(model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir)
+    manifest["resumed_from_epoch"] = trained.initial_epoch or None
+    with io.atomic_path(run_dir / MODEL_FILE) as tmp:
+        model.save(tmp)
+
+    logger.info("Evaluating on the test split")
+    test_input = make_input(
+        dataset.test, task, config.train.batch_size, training=False, seed=config.seed
+    )
+    evaluation = task.evaluate(
+        dataset.test.labels, model.predict(test_input, verbose=0), config.seed
+    )
+    metrics = build_metrics(config, dataset, strategy_info, trained, evaluation)
+    io.write_json(run_dir / METRICS_FILE, metrics)
+    return metrics
+
+
+def build_metrics(
+    config: RunConfig,
+    dataset: Dataset,
+    strategy: StrategyInfo,
+    trained: TrainResult,
+    evaluation: Evaluation,
+) -> dict[str, Any]:
+    """Assembles `metrics.json` from the stage results."""
+    return {
+        "task": config.task,
+        "dataset": config.data.uri,
+        "model": config.model.name,
+        "strategy": strategy.name,
+        "replicas": strategy.replicas,
+        "seed": config.seed,
+        "test": evaluation.metrics,
+        "intervals": evaluation.intervals,
+        "per_class": evaluation.per_class,
+        "confusion_matrix": evaluation.confusion_matrix,
+        "class_names": list(dataset.spec.class_names),
+        "splits": dataset.split_sizes(),
+        "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch,
+        "stopped_early": trained.stopped_early,
+        "train_seconds": round(trained.train_seconds, 3),
+        "examples_per_second": round(trained.examples_per_second, 1),
+        "data_notes": list(dataset.notes),
+    }
+
+
+def create_run_dir(runs_dir: Path, name: str) -> Path:
+    """Creates `runs_dir/<name>-<UTC timestamp>/` (with a suffix if that exists)."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 100):
+        candidate = runs_dir / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a new run directory for '{name}' in '{runs_dir}'.")
+
+
+def find_interrupted_run(runs_dir: Path, name: str, config_yaml: str) -> Path | None:
+    """Returns the newest unfinished run of this exact config that has a training backup."""
+    for candidate in sorted(runs_dir.glob(f"{name}-*"), reverse=True):
+        config_file, manifest_file = candidate / CONFIG_FILE, candidate / MANIFEST_FILE
+        if not (
+            config_file.is_file() and manifest_file.is_file() and (candidate / BACKUP_DIR).is_dir()
+        ):
+            continue
+        if config_file.read_text(encoding="utf-8") != config_yaml:
+            continue
+        if io.read_json(manifest_file).get("status") != "complete":
+            return candidate
+    return None
+
+
+def start_manifest(config: RunConfig, run_dir: Path, resumed: bool) -> dict[str, Any]:
+    """Writes the initial `manifest.json` (status `running`) and returns it for updating."""
+    previous = io.read_json(run_dir / MANIFEST_FILE) if resumed else {}
+    manifest = {
+        "status": "running",
+        "run_dir": str(run_dir),
+        "config_name": config.name,
+        "task": config.task,
+        "dataset": config.data.uri,
+        "seed": config.seed,
+        "deterministic": config.train.deterministic,
+        "created": previous.get("created", _now()),
+        "finished": None,
+        "error": None,
+        "versions": package_versions(),
+        "platform": platform.platform(),
+    }
+    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def package_versions() -> dict[str, str]:
+    """Returns the versions of Python and the packages that shape a run's results."""
+    versions = {"python": platform.python_version()}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,224 @@
+"""Training with Keras `fit`: input pipelines, LR schedule and the callbacks every run gets."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines import io
+from pipelines.config import TrainConfig
+from pipelines.data.base import Dataset, Split
+from tasks.base import Task
+
+HISTORY_FILE = "history.json"
+BEST_MODEL_FILE = "checkpoints/best.keras"
+BACKUP_DIR = "backup"
+LOGS_DIR = "logs"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What training did.
+
+    Attributes:
+        history: one dict per epoch (all epochs, across resumes) of Keras logs.
+        initial_epoch: the epoch this process started from (> 0 when resumed).
+        epochs_run: the epochs completed in total.
+        best_epoch: the 1-based epoch with the lowest validation loss.
+        stopped_early: whether early stopping ended training.
+        train_seconds: wall time of `fit` in this process.
+        examples_per_second: training examples processed per second in this process.
+    """
+
+    history: list[dict[str, float]]
+    initial_epoch: int
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    train_seconds: float
+    examples_per_second: float
+
+
+def make_input(
+    split: Split, task: Task, global_batch: int, training: bool, seed: int
+) -> tf.data.Dataset:
+    """Builds the batched tf.data pipeline of a split.
+
+    In-memory splits are preprocessed once and cached, then shuffled each
+    epoch; streamed splits shuffle their (cheap) file references before
+    decoding and are never cached whole, so memory stays flat.
+
+    Args:
+        split: the split.
+        task: provides the per-example preprocessing.
+        global_batch: examples per step across all replicas.
+        training: shuffle (reshuffled every epoch) when True.
+        seed: seeds the shuffle.
+
+    Returns:
+        Batched, prefetched `(inputs, labels)`.
+    """
+    autotune = tf.data.AUTOTUNE
+    if split.in_memory:
+        dataset = split.make_dataset().map(task.preprocess, num_parallel_calls=autotune).cache()
+        if training:
+            dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    else:
+        dataset = split.make_dataset(shuffle_seed=seed if training else None)
+        dataset = dataset.map(task.preprocess, num_parallel_calls=autotune)
+    return dataset.batch(global_batch).prefetch(autotune)
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """AdamW with the configured schedule (call inside `strategy.scope()`).
+
+    Args:
+        config: the train section.
+        steps_per_epoch: optimizer steps per epoch at the global batch size.
+
+    Returns:
+        The optimizer.
+    """
+    learning_rate = config.learning_rate
+    if config.schedule == "cosine":
+        total = config.epochs * steps_per_epoch
+        warmup = min(round(config.warmup_epochs * steps_per_epoch), total - 1)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else config.learning_rate,
+            decay_steps=total - warmup,
+            warmup_target=config.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
+
+
+class HistoryRecorder(keras.callbacks.Callback):
+    """Writes the per-epoch logs to `history.json` atomically after every epoch.
+
+    On a resumed run it keeps the epochs before the resume point, so the
+    learning curves cover the whole run, and drops any epoch that was logged
+    but not backed up before the interruption.
+
+    Args:
+        path: the JSON file.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_begin(self, logs=None):
+        start = getattr(self.model, "_initial_epoch", None) or 0
+        previous = io.read_json(self.path) if self.path.is_file() else []
+        self.epochs = [entry for entry in previous if entry["epoch"] <= start]
+
+    def on_epoch_end(self, epoch, logs=None):
+        entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.epochs.append(entry)
+        io.write_json(self.path, self.epochs)
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (`.keras`) whenever the monitored value improves, atomically.
+
+    Args:
+        path: where the best model goes.
+        monitor: the log key to minimize.
+    """
+
+    def __init__(self, path: Path, monitor: str = "val_loss"):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value < self.best:
+            self.best = float(value)
+            with io.atomic_path(self.path) as tmp:
+                self.model.save(tmp)
+
+
+def build_callbacks(config: TrainConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
+    """The callbacks of every run: backup, early stopping, checkpoint, history, TensorBoard."""
+    callbacks = [
+        # Keeps the current and the previous state, so a kill during a backup write still resumes.
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
+        HistoryRecorder(run_dir / HISTORY_FILE),
+        BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
+        keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR), profile_batch=0),
+    ]
+    if config.patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
+            )
+        )
+    return callbacks
+
+
+def fit(
+    model: keras.Model,
+    task: Task,
+    dataset: Dataset,
+    config: TrainConfig,
+    replicas: int,
+    seed: int,
+    run_dir: Path,
+) -> TrainResult:
+    """Fits a compiled model on the train split, validating on the val split.
+
+    Args:
+        model: compiled inside the strategy's scope.
+        task: provides preprocessing.
+        dataset: the splits.
+        config: the train section.
+        replicas: replicas in sync (global batch = per-replica batch x replicas).
+        seed: seeds the shuffle.
+        run_dir: where backups, checkpoints, history and logs go.
+
+    Returns:
+        The training summary.
+    """
+    global_batch = config.batch_size * replicas
+    train_data = make_input(dataset.train, task, global_batch, training=True, seed=seed)
+    val_data = make_input(dataset.val, task, global_batch, training=False, seed=seed)
+    callbacks = build_callbacks(config, run_dir)
+    started = time.perf_counter()
+    keras_history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        shuffle=False,  # The pipeline shuffles; Keras' own shuffle applies to arrays only.
+        # A progress bar on a terminal; one line per epoch in logs and CI.
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    seconds = time.perf_counter() - started
+    history = next(c for c in callbacks if isinstance(c, HistoryRecorder)).epochs
+    epochs_this_process = len(keras_history.epoch)
+    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    val_losses = [entry.get("val_loss", math.inf) for entry in history]
+    return TrainResult(
+        history=history,
+        initial_epoch=len(history) - epochs_this_process,
+        epochs_run=len(history),
+        best_epoch=int(np.argmin(val_losses)) + 1 if history else None,
+        stopped_early=bool(stopper and stopper.stopped_epoch > 0),
+        train_seconds=seconds,
+        examples_per_second=len(dataset.train) * epochs_this_process / seconds if seconds else 0.0,
+    )
+
+
+def steps_per_epoch(dataset: Dataset, config: TrainConfig, replicas: int) -> int:
+    """Optimizer steps per epoch at the global batch size."""
+    return math.ceil(len(dataset.train) / (config.batch_size * replicas))

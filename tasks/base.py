@@ -1,0 +1,130 @@
+"""The Task contract: WHAT is learned.
+
+A task binds a kind of data to models, a loss, metrics and an evaluation.
+The pipeline calls its hooks in this order (names follow tensorflow/models'
+`base_task.py`):
+
+    task = TaskClass(model_config, dataset.spec)
+    task.preprocess(x, y)           # per example, inside tf.data
+    model = task.build_model()      # inside strategy.scope()
+    task.compile(model, optimizer)  # loss and metrics from build_losses/build_metrics
+    task.evaluate(y_true, outputs)  # held-out metrics with intervals
+
+A concrete task only binds classes and defaults: its model registry, its
+default model and its per-example preprocessing.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines.config import ConfigError, ModelConfig
+from pipelines.data.base import DataSpec
+from pipelines.evaluate import Evaluation, evaluate_classification
+from pipelines.registry import Registry
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model a task can build.
+
+    Attributes:
+        build: `build(options, spec) -> keras.Model`.
+        options: the dataclass of the model's config options (with defaults).
+        description: one line for docs and `--help`.
+    """
+
+    build: Callable[[Any, DataSpec], keras.Model]
+    options: type
+    description: str
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: registers a task under its `name`."""
+    return TASKS.register(cls.name)(cls)
+
+
+def get_task(name: str) -> type[Task]:
+    """Returns the task class registered under `name`.
+
+    Raises:
+        LookupError: listing the known tasks.
+    """
+    return TASKS.get(name)
+
+
+class Task(abc.ABC):
+    """Base class of every task.
+
+    Class attributes a concrete task sets:
+        name: the registry name (`task:` in the config).
+        data_kind: the `DataSpec.kind` it accepts.
+        models: its model registry.
+        default_model: the model used when the config names none.
+
+    Args:
+        model: the validated model config.
+        spec: what the data looks like.
+    """
+
+    name: ClassVar[str]
+    data_kind: ClassVar[str]
+    models: ClassVar[Registry[ModelSpec]]
+    default_model: ClassVar[str]
+
+    def __init__(self, model: ModelConfig, spec: DataSpec):
+        if spec.kind != self.data_kind:
+            raise ConfigError(
+                f"The task '{self.name}' needs {self.data_kind} data, but the dataset holds "
+                f"{spec.kind} data. Choose a matching task or dataset."
+            )
+        self.model_config = model
+        self.spec = spec
+
+    def build_model(self) -> keras.Model:
+        """Builds the configured model (call inside `strategy.scope()`)."""
+        spec = self.models.get(self.model_config.name)
+        return spec.build(self.model_config.options, self.spec)
+
+    @abc.abstractmethod
+    def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Maps one raw `(input, label)` example to what the model takes."""
+
+    @abc.abstractmethod
+    def build_losses(self) -> keras.losses.Loss:
+        """Returns the training loss."""
+
+    @abc.abstractmethod
+    def build_metrics(self) -> list[keras.metrics.Metric]:
+        """Returns the metrics Keras reports during training."""
+
+    @abc.abstractmethod
+    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
+        """Computes the held-out metrics from the model's outputs."""
+
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+        """Compiles `model` with the task's loss and metrics."""
+        model.compile(optimizer=optimizer, loss=self.build_losses(), metrics=self.build_metrics())
+
+
+class ClassificationTask(Task):
+    """A task whose model outputs one probability per class (softmax)."""
+
+    def build_losses(self) -> keras.losses.Loss:
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    def build_metrics(self) -> list[keras.metrics.Metric]:
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
+        return evaluate_classification(y_true, outputs, self.spec.class_names, seed=seed)

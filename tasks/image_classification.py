@@ -1,0 +1,211 @@
+"""Image classification: images in, one probability per class out.
+
+Models take uint8-range float pixels; rescaling and the train-only
+augmentation layers live inside the model, so the exported model takes the
+same raw pixels a camera gives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import ClassVar
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from pipelines.config import ConfigError
+from pipelines.data.base import DataSpec
+from pipelines.registry import Registry
+from tasks.base import ClassificationTask, ModelSpec, register_task
+
+IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageModelOptions:
+    """Options every image model takes.
+
+    Attributes:
+        image_size: `[height, width]` the images are resized to; default: the
+            dataset's native size (the most common one for a folder), raised
+            to the model's minimum.
+        augment: random translation, rotation and zoom while training.
+        flip: random horizontal flips while training (off by default: they
+            change the meaning of digits and text).
+        dropout: dropout rate before the classifier.
+    """
+
+    min_size: ClassVar[int] = 8
+
+    image_size: tuple[int, int] | None = None
+    augment: bool = True
+    flip: bool = False
+    dropout: float = 0.2
+
+    def __post_init__(self):
+        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
+            raise ConfigError(
+                f"model.image_size must be [height, width]. Received: {self.image_size}."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallCNNOptions(ImageModelOptions):
+    """Options of the small CNN.
+
+    Attributes:
+        filters: filters of the first block; each further block doubles them.
+    """
+
+    filters: int = 32
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.filters < 1:
+            raise ConfigError(f"model.filters must be >= 1. Received: {self.filters}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class MobileNetV3SmallOptions(ImageModelOptions):
+    """Options of MobileNetV3-Small (keras.applications).
+
+    Attributes:
+        weights: null (random initialization) or the path of a local weights
+            file for the backbone without its top (nothing is downloaded).
+        alpha: width multiplier.
+        minimalistic: the variant without squeeze-excite and hard-swish.
+    """
+
+    min_size: ClassVar[int] = 32
+
+    weights: str | None = None
+    alpha: float = 1.0
+    minimalistic: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.weights is not None and not Path(self.weights).expanduser().is_file():
+            raise ConfigError(
+                f"model.weights must be null or the path of a local weights file (nothing is "
+                f"downloaded). Received: '{self.weights}', which is not a file."
+            )
+
+
+def resolve_image_size(options: ImageModelOptions, spec: DataSpec) -> tuple[int, int]:
+    """Returns the input `(height, width)`: configured, else native, >= the model's minimum."""
+    height, width = options.image_size or spec.example_shape[:2]
+    return max(height, options.min_size), max(width, options.min_size)
+
+
+def augmentation_layers(options: ImageModelOptions) -> list[layers.Layer]:
+    """Returns the train-only augmentation layers (they pass inputs through at inference)."""
+    if not options.augment:
+        return []
+    augment = [
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+        layers.RandomRotation(0.05, fill_mode="constant"),
+        layers.RandomZoom(0.1, fill_mode="constant"),
+    ]
+    if options.flip:
+        augment.insert(0, layers.RandomFlip("horizontal"))
+    return augment
+
+
+def classifier_head(x: keras.KerasTensor, spec: DataSpec, dropout: float) -> keras.KerasTensor:
+    """Dropout and a softmax layer kept in float32 (safe under mixed precision)."""
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
+    return layers.Dense(
+        spec.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+
+
+def build_small_cnn(options: SmallCNNOptions, spec: DataSpec) -> keras.Model:
+    """A VGG-style CNN sized to the input: blocks of two 3x3 conv + BN + ReLU, then max-pool.
+
+    The number of blocks grows with the image (2 for 8x8 digits, 3 for 28x28,
+    4 from 32x32 up) so small images are not pooled away and large ones are
+    reduced enough before global average pooling.
+    """
+    height, width = resolve_image_size(options, spec)
+    inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
+    x = inputs
+    for layer in augmentation_layers(options):
+        x = layer(x)
+    x = layers.Rescaling(1.0 / 255.0)(x)
+    blocks = min(4, max(2, int(math.log2(min(height, width))) - 1))
+    for block in range(blocks):
+        filters = options.filters * 2**block
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            # Momentum 0.9: small datasets have few steps per epoch for the running stats.
+            x = layers.BatchNormalization(momentum=0.9)(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, classifier_head(x, spec, options.dropout), name="small_cnn")
+
+
+def build_mobilenet_v3_small(options: MobileNetV3SmallOptions, spec: DataSpec) -> keras.Model:
+    """MobileNetV3-Small backbone from keras.applications with our classifier head.
+
+    Its own preprocessing layer rescales 0..255 pixels; grayscale images are
+    repeated to three channels with a (serializable) Concatenate layer.
+    """
+    height, width = resolve_image_size(options, spec)
+    inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
+    x = inputs
+    for layer in augmentation_layers(options):
+        x = layer(x)
+    if spec.example_shape[-1] == 1:
+        x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    backbone = keras.applications.MobileNetV3Small(
+        input_shape=(height, width, 3),
+        include_top=False,
+        weights=None,
+        pooling="avg",
+        alpha=options.alpha,
+        minimalistic=options.minimalistic,
+        include_preprocessing=True,
+    )
+    if options.weights is not None:
+        backbone.load_weights(str(Path(options.weights).expanduser()))
+    x = backbone(x)
+    return keras.Model(inputs, classifier_head(x, spec, options.dropout), name="mobilenet_v3_small")
+
+
+IMAGE_MODELS.register("small_cnn")(
+    ModelSpec(build_small_cnn, SmallCNNOptions, "a small VGG-style CNN for small images (default)")
+)
+IMAGE_MODELS.register("mobilenet_v3_small")(
+    ModelSpec(
+        build_mobilenet_v3_small, MobileNetV3SmallOptions, "MobileNetV3-Small (keras.applications)"
+    )
+)
+
+
+@register_task
+class ImageClassification(ClassificationTask):
+    """Classifies images into the dataset's classes."""
+
+    name = "image_classification"
+    data_kind = "image"
+    models = IMAGE_MODELS
+    default_model = "small_cnn"
+
+    def input_size(self) -> tuple[int, int]:
+        """Returns the `(height, width)` every image is resized to."""
+        return resolve_image_size(self.model_config.options, self.spec)
+
+    def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Casts pixels to float32 (0..255 kept) and resizes to the model's input size."""
+        image = tf.cast(x, tf.float32)
+        size = self.input_size()
+        if tuple(self.spec.example_shape[:2]) != size or not image.shape[:2].is_fully_defined():
+            image = tf.image.resize(image, size)
+        return image, tf.cast(y, tf.int32)
