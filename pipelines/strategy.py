@@ -75,8 +75,15 @@ def _auto(config: StrategyConfig) -> tuple[tf.distribute.Strategy, StrategyInfo]
     return _one_device("cpu", "/cpu:0")
 
 
+def _describe(
+    name: str, strategy: tf.distribute.Strategy
+) -> tuple[tf.distribute.Strategy, StrategyInfo]:
+    devices = tuple(strategy.extended.worker_devices)
+    return strategy, StrategyInfo(name, strategy.num_replicas_in_sync, devices)
+
+
 def _one_device(name: str, device: str) -> tuple[tf.distribute.Strategy, StrategyInfo]:
-    return tf.distribute.OneDeviceStrategy(device), StrategyInfo(name, 1, (device,))
+    return _describe(name, tf.distribute.OneDeviceStrategy(device))
 
 
 def _mirrored(devices: int | None) -> tuple[tf.distribute.Strategy, StrategyInfo]:
@@ -89,16 +96,14 @@ def _mirrored(devices: int | None) -> tuple[tf.distribute.Strategy, StrategyInfo
                 f"strategy.devices={count} but this machine has {len(gpus)} GPU(s). "
                 f"Set strategy.devices to at most {len(gpus)}."
             )
-        names = tuple(f"/gpu:{i}" for i in range(count))
-        strategy = tf.distribute.MirroredStrategy(list(names))
+        strategy = tf.distribute.MirroredStrategy([f"/gpu:{i}" for i in range(count)])
     else:
-        count = devices or 1
-        names = tuple(d.name for d in split_cpu(count))
         # NCCL all-reduce needs GPUs; on CPU devices reduce through one device.
         strategy = tf.distribute.MirroredStrategy(
-            list(names), cross_device_ops=tf.distribute.ReductionToOneDevice()
+            [d.name for d in split_cpu(devices or 1)],
+            cross_device_ops=tf.distribute.ReductionToOneDevice(),
         )
-    return strategy, StrategyInfo("mirrored", strategy.num_replicas_in_sync, names)
+    return _describe("mirrored", strategy)
 
 
 def split_cpu(count: int) -> list[tf.config.LogicalDevice]:
@@ -144,6 +149,4 @@ def _tpu(address: str) -> tuple[tf.distribute.Strategy, StrategyInfo]:
             "On a TPU VM use strategy.tpu: local; for a TPU node set strategy.tpu to its name or "
             "grpc:// address; without a TPU use strategy.name: auto or cpu."
         ) from None
-    strategy = tf.distribute.TPUStrategy(resolver)
-    devices = tuple(d.name for d in tf.config.list_logical_devices("TPU"))
-    return strategy, StrategyInfo("tpu", strategy.num_replicas_in_sync, devices)
+    return _describe("tpu", tf.distribute.TPUStrategy(resolver))

@@ -116,14 +116,12 @@ def stratified_indices(
         )
     rest = np.arange(len(labels))
     parts = []
-    remaining = 1.0
     for fraction in fractions:
+        # An exact count of the whole (no float drift), and at least one example per class.
+        count = max(len(class_names), round(fraction * len(labels)))
         try:
             rest, held_out = train_test_split(
-                rest,
-                test_size=fraction / remaining,
-                stratify=labels[rest],
-                random_state=seed,
+                rest, test_size=count, stratify=labels[rest], random_state=seed
             )
         except ValueError as error:
             raise DataError(
@@ -131,7 +129,6 @@ def stratified_indices(
                 f"{list(fractions)}: {error} Use larger fractions or add examples."
             ) from None
         parts.append(np.sort(held_out))
-        remaining -= fraction
     return [np.sort(rest), *parts]
 
 

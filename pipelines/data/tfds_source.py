@@ -119,6 +119,8 @@ def _stream_split(
             keep = tf.constant(mask)
             dataset = dataset.enumerate().filter(lambda i, example: tf.gather(keep, i))
             dataset = dataset.map(lambda i, example: example)
+            # filter() hides the size; Keras needs it to know where an epoch ends.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(labels)))
         if shuffle_seed is not None:
             dataset = dataset.shuffle(
                 min(len(labels), _SHUFFLE_BUFFER), seed=shuffle_seed, reshuffle_each_iteration=True

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from pipelines.config import DataConfig
+from pipelines.data import DataError, load_dataset
+from tests.conftest import class_pattern, write_image
+
+
+def load(root, **options):
+    return load_dataset(DataConfig(uri=f"folder:{root}", **options), seed=0)
+
+
+def test_folder_loads_stratified_streamed_splits(image_folder):
+    root = image_folder(per_class=20)
+    dataset = load(root)
+    assert dataset.spec.class_names == ("circle", "square", "triangle")
+    assert dataset.spec.example_shape == (16, 16, 3)
+    assert dataset.split_sizes() == {"train": 42, "val": 6, "test": 12}
+    for split in (dataset.train, dataset.val, dataset.test):
+        assert not split.in_memory
+        assert np.bincount(split.labels).tolist() == [len(split) // 3] * 3
+    images, labels = zip(*dataset.test.make_dataset().as_numpy_iterator(), strict=True)
+    assert np.asarray(labels).tolist() == dataset.test.labels.tolist()
+    assert images[0].dtype == np.uint8 and images[0].shape == (16, 16, 3)
+    # The bright band encodes the class: the decoded pixels are the written ones.
+    band_rows = np.flatnonzero(images[0][:, :, 0].mean(axis=1) > 200)
+    assert band_rows.min() == labels[0] * 4
+
+
+def test_same_seed_same_split_and_fingerprint(image_folder):
+    root = image_folder()
+    first, second = load(root), load(root)
+    assert first.fingerprint == second.fingerprint
+    np.testing.assert_array_equal(first.test.labels, second.test.labels)
+    other = load_dataset(DataConfig(uri=f"folder:{root}"), seed=1)
+
+    def test_images(dataset):
+        return {x.tobytes() for x, _ in dataset.test.make_dataset().as_numpy_iterator()}
+
+    assert test_images(first) == test_images(second) != test_images(other)
+    assert other.fingerprint == first.fingerprint
+
+
+def test_fingerprint_changes_with_content(image_folder):
+    root = image_folder()
+    before = load(root).fingerprint
+    write_image(root / "circle" / "000.png", np.zeros((16, 16, 3), np.uint8))
+    assert load(root).fingerprint != before
+
+
+def test_shuffled_split_reshuffles_and_keeps_examples(image_folder):
+    split = load(image_folder(per_class=20)).train
+    epoch = split.make_dataset(shuffle_seed=3)
+    first = [int(y) for _, y in epoch.as_numpy_iterator()]
+    second = [int(y) for _, y in epoch.as_numpy_iterator()]
+    assert sorted(first) == sorted(split.labels.tolist()) == sorted(second)
+    assert first != second
+
+
+def test_grayscale_and_mixed_sizes_use_the_most_common_size(tmp_path):
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["a", "b"]):
+        for i in range(6):
+            size = 20 if i else 31  # One odd-sized image per class.
+            gray = class_pattern(label, size, rng)[:, :, :1]
+            write_image(tmp_path / name / f"{i}.jpg", gray)
+    dataset = load(tmp_path)
+    assert dataset.spec.example_shape == (20, 20, 1)
+
+
+def test_corrupt_file_is_named(image_folder):
+    root = image_folder()
+    (root / "square" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with pytest.raises(
+        DataError, match=r"1 image file\(s\).*square/broken.png.*data.skip_corrupt: true"
+    ):
+        load(root)
+
+
+def test_skip_corrupt_skips_with_a_warning_that_names_the_file(image_folder, caplog):
+    root = image_folder(per_class=12)
+    (root / "square" / "broken.jpg").write_bytes(b"garbage")
+    (root / "square" / "notes.txt").write_text("not an image")
+    with caplog.at_level(logging.WARNING):
+        dataset = load(root, skip_corrupt=True)
+    assert "square/broken.jpg" in caplog.text
+    assert sum(dataset.split_sizes().values()) == 36
+    assert any("broken.jpg" in note for note in dataset.notes)
+    assert any("notes.txt" in note for note in dataset.notes)
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({}, "has no class sub-folders"),
+        ({"only": 5}, "single class sub-folder.*at least 2 classes"),
+        ({"cats": 5, "dogs": 0}, r"\['dogs'\].*hold no PNG/JPEG images"),
+        ({"cats": 5, "dogs": 1}, "at least 3 examples.*'dogs' \\(1\\)"),
+    ],
+)
+def test_bad_folders(tmp_path, layout, message):
+    rng = np.random.default_rng(0)
+    for name, count in layout.items():
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            write_image(tmp_path / name / f"{i}.png", class_pattern(0, 8, rng))
+    with pytest.raises(DataError, match=message):
+        load(tmp_path)
+
+
+def test_missing_path_and_file_path(tmp_path):
+    with pytest.raises(DataError, match=r"does not exist. Check data.uri"):
+        load(tmp_path / "nope")
+    (tmp_path / "file.png").write_bytes(b"")
+    with pytest.raises(DataError, match="is a file"):
+        load(tmp_path / "file.png")
+
+
+def test_all_files_of_a_class_corrupt_is_an_empty_class(image_folder):
+    root = image_folder(classes=("a", "b"), per_class=4)
+    for file in (root / "b").iterdir():
+        file.write_bytes(b"junk")
+    with pytest.raises(DataError, match=r"\['b'\].*after skipping corrupt files"):
+        load(root, skip_corrupt=True)

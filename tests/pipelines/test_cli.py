@@ -1,0 +1,116 @@
+"""The `tasklab` command line, run as a user runs it (a subprocess) where it matters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines import io
+from pipelines.cli import main
+from tests.conftest import REPO
+
+TASKLAB = str(Path(sys.executable).with_name("tasklab"))
+
+
+def tasklab(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [TASKLAB, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_run_then_report_end_to_end(tmp_path):
+    runs = tmp_path / "runs"
+    done = tasklab("run", "configs/digits.yaml", "--set", "train.epochs=2", "--runs-dir", str(runs))
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip().splitlines()[-1])  # The run directory is printed last.
+    assert run_dir.parent == runs
+    assert "test accuracy" in done.stdout and "Epoch 2/2" in done.stdout
+    assert io.read_json(run_dir / "metrics.json")["epochs_run"] == 2
+
+    report = run_dir / "report.html"
+    before = report.read_text()
+    report.unlink()
+    rebuilt = tasklab("report", str(run_dir))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.strip() == str(report)
+    assert report.read_text() == before
+
+
+def test_mirrored_from_the_command_line_records_two_replicas(tmp_path):
+    done = tasklab(
+        "run",
+        "configs/digits.yaml",
+        "--set",
+        "strategy.name=mirrored",
+        "--set",
+        "strategy.devices=2",
+        "--set",
+        "train.epochs=2",
+        "--runs-dir",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    metrics = io.read_json(Path(done.stdout.strip().splitlines()[-1]) / "metrics.json")
+    assert (metrics["strategy"], metrics["replicas"]) == ("mirrored", 2)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [("tpu", "No TPU was found at 'local'"), ("multi_worker", "keras-team/keras#20585")],
+)
+def test_unavailable_strategies_fail_clearly(tmp_path, strategy, message):
+    done = tasklab(
+        "run",
+        "configs/digits.yaml",
+        "--set",
+        f"strategy.name={strategy}",
+        "--runs-dir",
+        str(tmp_path),
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["strategy.name=mirored"], "Did you mean 'mirrored'"),
+        (["task=image_clasification"], "Unknown task 'image_clasification'"),
+        (["data.uri=builtin:digitz"], "Unknown built-in dataset 'digitz'"),
+        (["model.name=resnet50"], "Unknown image_classification model 'resnet50'"),
+        (["train.epochs=ten"], "'train.epochs' must be an integer"),
+        (["data.uri=folder:/no/such/folder"], "'/no/such/folder' does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(tmp_path, capsys, overrides, message):
+    args = ["run", str(REPO / "configs" / "digits.yaml"), "--runs-dir", str(tmp_path)]
+    for override in overrides:
+        args += ["--set", override]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_missing_config_and_non_run_directory(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a finished run directory" in capsys.readouterr().err
+
+
+def test_datasets_lists_the_builtins(capsys):
+    assert main(["datasets"]) == 0
+    assert capsys.readouterr().out.startswith("builtin:digits")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["datasets"], ["report"]])
+def test_help_for_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: tasklab" in capsys.readouterr().out

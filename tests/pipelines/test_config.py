@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from pipelines.config import (
+    ConfigError,
+    apply_overrides,
+    config_to_dict,
+    dump_config,
+    load_config,
+    parse_config,
+)
+from tests.conftest import REPO
+
+MINIMAL = {"name": "demo", "task": "image_classification", "data": {"uri": "builtin:digits"}}
+
+
+def with_(**sections):
+    raw = {**MINIMAL, **sections}
+    return parse_config(raw)
+
+
+def test_minimal_config_fills_every_default():
+    config = parse_config(MINIMAL)
+    assert config.model.name == "small_cnn"
+    assert config.model.options.filters == 32
+    assert config.train.epochs == 20 and config.strategy.name == "auto" and config.seed == 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.epochs = 3
+
+
+def test_shipped_digits_config_loads():
+    config = load_config(REPO / "configs" / "digits.yaml")
+    assert config.data.uri == "builtin:digits" and config.task == "image_classification"
+
+
+def test_dump_round_trips():
+    config = with_(model={"name": "mobilenet_v3_small", "alpha": 0.75}, train={"patience": None})
+    assert parse_config(yaml.safe_load(dump_config(config))) == config
+    assert config_to_dict(config)["model"] == {
+        "name": "mobilenet_v3_small",
+        "image_size": None,
+        "augment": True,
+        "flip": False,
+        "dropout": 0.2,
+        "weights": None,
+        "alpha": 0.75,
+        "minimalistic": False,
+    }
+
+
+def test_overrides_are_parsed_as_yaml():
+    raw = apply_overrides(
+        MINIMAL,
+        [
+            "train.epochs=5",
+            "strategy.name=mirrored",
+            "strategy.devices=2",
+            "model.image_size=[32, 24]",
+        ],
+    )
+    config = parse_config(raw)
+    assert config.train.epochs == 5
+    assert (config.strategy.name, config.strategy.devices) == ("mirrored", 2)
+    assert config.model.options.image_size == (32, 24)
+    assert apply_overrides({"a": {"b": 1}}, ["export.variants=[float32,int8]"])["export"] == {
+        "variants": ["float32", "int8"]
+    }
+    assert "train" not in MINIMAL  # The input is not modified.
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"trian": {}}, "Unknown config key 'trian'.*Did you mean 'train'"),
+        ({"train": {"epoch": 3}}, "Unknown config key 'train.epoch'.*Did you mean 'epochs'"),
+        (
+            {"train": {"epochs": "five"}},
+            r"'train.epochs' must be an integer. Received: 'five' \(str\)",
+        ),
+        ({"train": {"epochs": 2.5}}, "'train.epochs' must be an integer"),
+        ({"train": {"deterministic": "yes"}}, "'train.deterministic' must be true or false"),
+        ({"train": {"epochs": 0}}, "train.epochs must be >= 1"),
+        ({"train": {"schedule": "cosin"}}, r"must be one of \['cosine', 'constant'\].*'cosine'"),
+        (
+            {"strategy": {"name": "mirored"}},
+            r"The 'strategy.name' option must be one of \['auto', 'cpu', 'mirrored', "
+            r"'multi_worker', 'tpu'\]. Received: 'mirored'. Did you mean 'mirrored'",
+        ),
+        ({"strategy": {"name": "cpu", "devices": 2}}, "applies to the 'mirrored' strategy only"),
+        (
+            {"task": "image_clasification"},
+            "Unknown task 'image_clasification'.*image_classification",
+        ),
+        ({"model": {"name": "resnet"}}, "Unknown image_classification model 'resnet'.*small_cnn"),
+        ({"model": {"filter": 8}}, "Unknown config key 'model.filter'.*Did you mean 'filters'"),
+        ({"model": {"name": "mobilenet_v3_small", "weights": "imagenet"}}, "nothing is downloaded"),
+        ({"data": {"uri": "digits"}}, "must look like 'SCHEME:NAME_OR_PATH'"),
+        ({"data": {"uri": "builtin:digits", "test_fraction": 1.5}}, "between 0 and 1"),
+        ({"data": "builtin:digits"}, "'data' must be a mapping"),
+        ({"name": "my run!"}, "name must be letters"),
+        ({"seed": "1"}, "'seed' must be an integer"),
+    ],
+)
+def test_invalid_values_name_the_problem_and_the_fix(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**MINIMAL, **raw})
+
+
+def test_missing_sections_and_files():
+    with pytest.raises(ConfigError, match="needs a top-level 'data'"):
+        parse_config({"name": "x", "task": "image_classification"})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("no/such/config.yaml")
+    with pytest.raises(ConfigError, match=r"must look like 'section.key=value'"):
+        apply_overrides(MINIMAL, ["train.epochs"])
+
+
+def test_bad_yaml_is_reported(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+    path.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping of sections"):
+        load_config(path)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from pipelines import io
+from pipelines.report import write_report
+
+EVIL = "<script>alert('x')</script>"
+
+
+def write_fake_run(run_dir, class_names):
+    """The JSON a finished run leaves, written by hand: the report must need nothing else."""
+    k = len(class_names)
+    io.write_json(
+        run_dir / "metrics.json",
+        {
+            "task": "image_classification",
+            "dataset": f"folder:/data/{EVIL}",
+            "model": "small_cnn",
+            "strategy": "cpu",
+            "replicas": 1,
+            "seed": 0,
+            "test": {"accuracy": 0.75, "macro_f1": 0.7, "roc_auc_ovr": None, "log_loss": 0.6},
+            "intervals": {"accuracy": [0.6, 0.9], "macro_f1": [0.55, 0.85]},
+            "per_class": {
+                name: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+                for name in class_names
+            },
+            "confusion_matrix": [[2 if i == j else 0 for j in range(k)] for i in range(k)],
+            "class_names": class_names,
+            "splits": {"train": 10, "val": 2, "test": 4},
+            "epochs_run": 2,
+            "best_epoch": 2,
+            "stopped_early": False,
+            "train_seconds": 1.5,
+            "examples_per_second": 13.3,
+            "data_notes": [f"Skipped 1 corrupt image file(s): {EVIL}.png."],
+        },
+    )
+    io.write_json(
+        run_dir / "manifest.json",
+        {"status": "complete", "data_fingerprint": "abc", "versions": {"tensorflow": "2.21.0"}},
+    )
+    io.write_json(
+        run_dir / "history.json",
+        [
+            {"epoch": e, "loss": 1.0 / e, "accuracy": 0.5, "val_loss": 1.2 / e, "val_accuracy": 0.4}
+            for e in (1, 2)
+        ],
+    )
+    io.write_text(run_dir / "config.yaml", f"name: x\nnote: '{EVIL}'\n")
+
+
+def test_report_escapes_every_string_from_data_and_config(tmp_path):
+    write_fake_run(tmp_path, ["cat", EVIL])
+    html = write_report(tmp_path).read_text()
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;") >= 4  # class name x2, dataset, note, config
+    assert "0.7500" in html and "0.6000 \u2013 0.9000" in html and "n/a" in html
+
+
+def test_report_embeds_its_plots_as_png(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    html = write_report(tmp_path).read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 2
+    for image in images:
+        assert base64.b64decode(image).startswith(b"\x89PNG")
+    assert (tmp_path / "plots" / "confusion_matrix.png").is_file()
+
+
+def test_report_of_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a finished run directory"):
+        write_report(tmp_path)

@@ -1,0 +1,133 @@
+"""End-to-end runs through the Python API (few epochs, small data)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+import yaml
+
+from pipelines import io, train
+from pipelines.config import load_config, parse_config
+from pipelines.run import run
+from tests.conftest import REPO
+
+
+def digits_config(*overrides):
+    return load_config(REPO / "configs" / "digits.yaml", ["train.epochs=3", *overrides])
+
+
+def test_digits_run_writes_every_artifact(tmp_path):
+    result = run(digits_config(), runs_dir=tmp_path)
+    run_dir = result.run_dir
+    assert run_dir.parent == tmp_path and run_dir.name.startswith("digits-")
+    metrics = io.read_json(run_dir / "metrics.json")
+    assert metrics == result.metrics
+    for key in (
+        "task",
+        "dataset",
+        "strategy",
+        "replicas",
+        "seed",
+        "test",
+        "intervals",
+        "train_seconds",
+        "examples_per_second",
+    ):
+        assert key in metrics
+    assert (metrics["strategy"], metrics["replicas"], metrics["seed"]) == ("cpu", 1, 42)
+    assert metrics["test"]["accuracy"] > 0.5  # Three epochs are far above chance (0.1).
+    low, high = metrics["intervals"]["accuracy"]
+    assert low <= metrics["test"]["accuracy"] <= high
+    assert metrics["examples_per_second"] > 0 and metrics["epochs_run"] == 3
+
+    manifest = io.read_json(run_dir / "manifest.json")
+    assert manifest["status"] == "complete" and manifest["replicas"] == 1
+    assert manifest["versions"]["tensorflow"].startswith("2.21")
+    assert len(manifest["data_fingerprint"]) == 64
+    assert [e["epoch"] for e in io.read_json(run_dir / "history.json")] == [1, 2, 3]
+    assert parse_config(yaml.safe_load((run_dir / "config.yaml").read_text())) == digits_config()
+    assert (run_dir / "report.html").read_text().count("data:image/png;base64,") == 2
+    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert not (run_dir / "backup").exists()  # Removed once training finished.
+    assert not list(run_dir.rglob(".*.tmp*"))  # No temporary files left behind.
+
+    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
+    best = keras.models.load_model(run_dir / "checkpoints" / "best.keras", safe_mode=True)
+    assert model.count_params() == best.count_params()
+
+
+def test_mirrored_run_with_two_logical_cpus(tmp_path):
+    config = digits_config("strategy.name=mirrored", "strategy.devices=2", "train.epochs=4")
+    result = run(config, runs_dir=tmp_path)
+    assert result.metrics["replicas"] == 2 and result.metrics["strategy"] == "mirrored"
+    devices = io.read_json(result.run_dir / "manifest.json")["devices"]
+    assert [d.rsplit("/", 1)[-1] for d in devices] == ["device:CPU:0", "device:CPU:1"]
+    assert result.metrics["test"]["accuracy"] > 0.5
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops the process-level run after an epoch, as a kill would (the backup is written first)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    config = digits_config("train.epochs=4", "train.patience=null")
+    original = train.build_callbacks
+    monkeypatch.setattr(train, "build_callbacks", lambda *a: [*original(*a), Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        run(config, runs_dir=tmp_path)
+    [run_dir] = tmp_path.iterdir()
+    assert io.read_json(run_dir / "manifest.json")["status"] == "failed"
+    assert (run_dir / "backup").is_dir()
+
+    monkeypatch.setattr(train, "build_callbacks", original)
+    result = run(config, runs_dir=tmp_path)
+    assert result.resumed and result.run_dir == run_dir
+    assert [e["epoch"] for e in io.read_json(run_dir / "history.json")] == [1, 2, 3, 4]
+    manifest = io.read_json(run_dir / "manifest.json")
+    assert manifest["status"] == "complete" and manifest["resumed_from_epoch"] == 2
+    assert result.metrics["epochs_run"] == 4
+
+    fresh = run(config, runs_dir=tmp_path, fresh=True)
+    assert not fresh.resumed and fresh.run_dir != run_dir
+
+
+def test_folder_run_skips_a_corrupt_file_and_says_so(image_folder, tmp_path):
+    root = image_folder(per_class=20, size=16)
+    (root / "circle" / "corrupt.png").write_bytes(b"\x89PNG broken")
+    config = parse_config(
+        {
+            "name": "shapes",
+            "task": "image_classification",
+            "data": {"uri": f"folder:{root}", "skip_corrupt": True},
+            "model": {"augment": False},
+            "train": {"epochs": 12, "batch_size": 8, "learning_rate": 0.01, "patience": None},
+            "strategy": {"name": "cpu"},
+        }
+    )
+    result = run(config, runs_dir=tmp_path / "runs")
+    assert any("circle/corrupt.png" in note for note in result.metrics["data_notes"])
+    assert "circle/corrupt.png" in (result.run_dir / "report.html").read_text()
+    # The band position is an easy signal: the CNN learns it from 42 images.
+    assert result.metrics["test"]["accuracy"] >= 0.9
+
+
+def test_tfds_mnist_run_through_mock_data(tmp_path):
+    config = parse_config(
+        {
+            "name": "mnist",
+            "task": "image_classification",
+            "data": {"uri": "tfds:mnist", "tfds_data_dir": str(tmp_path / "tfds")},
+            "train": {"epochs": 1, "batch_size": 16},
+            "strategy": {"name": "cpu"},
+        }
+    )
+    with tfds.testing.mock_data(num_examples=120):
+        result = run(config, runs_dir=tmp_path / "runs")
+    assert result.metrics["splits"] == {"train": 84, "val": 12, "test": 24}
+    assert np.isfinite(result.metrics["test"]["log_loss"])

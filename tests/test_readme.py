@@ -1,0 +1,31 @@
+"""The README's Python API example runs as written."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def readme_python_example() -> str:
+    section = (REPO / "README.md").read_text().split("## Python API", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_python_api_example_runs(tmp_path):
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    done = subprocess.run(
+        [sys.executable, "-c", readme_python_example()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    run_dir_line, metrics_line = done.stdout.strip().splitlines()[-2:]
+    assert (tmp_path / run_dir_line / "report.html").is_file()
+    accuracy = float(metrics_line.split()[0])
+    assert 0.5 < accuracy <= 1.0
