@@ -1,4 +1,6 @@
 # The README's two commands are `make demo` and `make test`; both install first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,11 +32,14 @@ debian-packages:
 		exit 1; \
 	fi
 
+# Streams each run's output and collects the run directory it prints last.
 demo: install
-	@for cfg in $(DEMO_CONFIGS); do \
-		$(BIN)/tasklab run $$cfg --runs-dir $(RUNS_DIR) | tee .demo-last.log || exit 1; \
-		echo "Report: $$(tail -n 1 .demo-last.log)/report.html"; \
-	done; rm -f .demo-last.log
+	@reports=(); \
+	for cfg in $(DEMO_CONFIGS); do \
+		run_dir=$$($(BIN)/tasklab run "$$cfg" --runs-dir $(RUNS_DIR) | tee /dev/stderr | tail -n 1); \
+		reports+=("$$run_dir/report.html"); \
+	done; \
+	echo; echo "Reports:"; printf '  %s\n' "$${reports[@]}"
 
 test: install
 	$(BIN)/python -m pytest

@@ -99,6 +99,10 @@ class MobileNetV3SmallOptions(ImageModelOptions):
 def resolve_image_size(options: ImageModelOptions, spec: DataSpec) -> tuple[int, int]:
     """Returns the input `(height, width)`: configured, else native, >= the model's minimum."""
     height, width = options.image_size or spec.example_shape[:2]
+    if height is None or width is None:
+        raise ConfigError(
+            "The dataset's images have no fixed size; set model.image_size: [height, width]."
+        )
     return max(height, options.min_size), max(width, options.min_size)
 
 
