@@ -75,5 +75,5 @@ def test_mobilenet_repeats_gray_channels_and_loads_local_weights(tmp_path):
 def test_task_refuses_other_kinds_of_data_and_unsized_images():
     with pytest.raises(ConfigError, match="needs image data, but the dataset holds text data"):
         make_task(DataSpec("text", ("a", "b"), ()))
-    with pytest.raises(ConfigError, match="set model.image_size"):
+    with pytest.raises(ConfigError, match=r"set model.image_size"):
         make_task(DataSpec("image", ("a", "b"), (None, None, 3))).build_model()
