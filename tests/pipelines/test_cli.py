@@ -114,3 +114,22 @@ def test_help_for_every_command(command, capsys):
         main([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: tasklab" in capsys.readouterr().out
+
+
+def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
+    def deterministic_run(runs_dir):
+        done = tasklab(
+            "run", "configs/digits.yaml", "--set", "train.deterministic=true",
+            "--set", "train.epochs=2", "--runs-dir", str(runs_dir),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        run_dir = Path(done.stdout.strip().splitlines()[-1])
+        assert io.read_json(run_dir / "manifest.json")["deterministic"] is True
+        return io.read_json(run_dir / "metrics.json"), io.read_json(run_dir / "history.json")
+
+    (first, first_history), (second, second_history) = (
+        deterministic_run(tmp_path / "a"),
+        deterministic_run(tmp_path / "b"),
+    )
+    assert first["test"] == second["test"] and first["intervals"] == second["intervals"]
+    assert first_history == second_history
