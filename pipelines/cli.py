@@ -93,11 +93,12 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     result = run(config, runs_dir=args.runs_dir, fresh=args.fresh)
-    test = result.metrics["test"]
-    low, high = result.metrics["intervals"]["accuracy"]
+    metrics = result.metrics
+    primary = metrics["primary_metric"]
+    low, high = metrics["intervals"][primary]
     print(
-        f"test accuracy {test['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), "
-        f"macro-F1 {test['macro_f1']:.4f}; report: {result.run_dir / 'report.html'}"
+        f"test {primary} {metrics['test'][primary]:.4f} (95% CI {low:.4f}-{high:.4f}); "
+        f"report: {result.run_dir / 'report.html'}"
     )
     print(result.run_dir)
     return 0
@@ -108,7 +109,7 @@ def _datasets(args: argparse.Namespace) -> int:
 
     for name in BUILTIN_DATASETS:
         entry = BUILTIN_DATASETS.get(name)
-        print(f"builtin:{name:<20} {entry.kind:<8} {entry.description}")
+        print(f"builtin:{name:<15} {entry.kind:<8} {entry.problem:<15} {entry.description}")
     return 0
 
 

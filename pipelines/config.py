@@ -44,6 +44,9 @@ class DataConfig:
             names them) instead of failing.
         tfds_data_dir: where TensorFlow Datasets keeps prepared data
             (default: tfds's own default, `~/tensorflow_datasets`).
+        target: the target column of a `csv:` dataset.
+        columns: column kind overrides for tabular data, `{column: kind}` with
+            kind `numeric`, `categorical` or `boolean` (default: inferred).
     """
 
     uri: str
@@ -51,6 +54,10 @@ class DataConfig:
     test_fraction: float = 0.2
     skip_corrupt: bool = False
     tfds_data_dir: str | None = None
+    target: str | None = None
+    columns: dict[str, Literal["numeric", "categorical", "boolean"]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def __post_init__(self):
         if ":" not in self.uri:
@@ -392,6 +399,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if value is None:
             return None
         return _coerce(value, args[0], where)
+    if origin is dict:
+        value_type = typing.get_args(annotation)[1]
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{where}' must be a mapping. Received: {value!r}.")
+        return {str(k): _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         item_type = typing.get_args(annotation)[0]
         if not isinstance(value, list | tuple):

@@ -23,14 +23,19 @@ class Evaluation:
         metrics: metric name -> value (None where a metric is undefined, e.g.
             ROC-AUC when the split lacks a class).
         intervals: metric name -> `[low, high]` bootstrap 95% interval.
-        per_class: class name -> precision, recall, f1 and support.
-        confusion_matrix: rows are true classes, columns predicted classes.
+        per_class: class name -> precision, recall, f1 and support (classification).
+        confusion_matrix: rows are true classes, columns predicted classes
+            (classification; empty for regression).
+        primary: the metric models are ranked by.
+        higher_is_better: the direction of `primary`.
     """
 
     metrics: dict[str, float | None]
     intervals: dict[str, list[float]]
     per_class: dict[str, dict[str, float]]
     confusion_matrix: list[list[int]]
+    primary: str = "accuracy"
+    higher_is_better: bool = True
 
 
 def evaluate_classification(
@@ -88,6 +93,40 @@ def evaluate_classification(
         },
         confusion_matrix=skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     )
+
+
+def evaluate_regression(
+    y_true: np.ndarray, y_pred: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+) -> Evaluation:
+    """Computes RMSE, MAE and R^2 with percentile bootstrap 95% intervals.
+
+    Args:
+        y_true: true values.
+        y_pred: predicted values (any shape with one value per example).
+        seed: seeds the bootstrap.
+        resamples: bootstrap resamples.
+
+    Returns:
+        The evaluation; RMSE is the primary metric (lower is better).
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    statistics = {"rmse": _rmse, "mae": skm.mean_absolute_error, "r2": skm.r2_score}
+    return Evaluation(
+        metrics={name: float(fn(y_true, y_pred)) for name, fn in statistics.items()},
+        intervals={
+            name: bootstrap_interval(y_true, y_pred, fn, seed, resamples)
+            for name, fn in statistics.items()
+        },
+        per_class={},
+        confusion_matrix=[],
+        primary="rmse",
+        higher_is_better=False,
+    )
+
+
+def _rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return skm.root_mean_squared_error(y_true, y_pred)
 
 
 def bootstrap_interval(

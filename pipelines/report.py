@@ -45,7 +45,9 @@ def write_report(run_dir: str | Path) -> Path:
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(
             metrics["confusion_matrix"], metrics["class_names"]
-        ),
+        )
+        if metrics["confusion_matrix"]
+        else None,
     }
     for name, png in plots.items():
         if png is not None:
@@ -87,7 +89,7 @@ def _format_number(value, digits: int = 4) -> str:
 
 
 def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
-    """Plots loss and accuracy per epoch, train against validation.
+    """Plots the loss and the first metric per epoch, train against validation.
 
     Returns:
         PNG bytes, or None when there is no history.
@@ -95,7 +97,8 @@ def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
     if not history:
         return None
     epochs = [entry["epoch"] for entry in history]
-    panels = [key for key in ("loss", "accuracy") if key in history[0]]
+    metric_keys = [k for k in history[0] if k not in ("epoch", "loss", "learning_rate")]
+    panels = ["loss", *[k for k in metric_keys if not k.startswith("val_")][:1]]
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for axis, key in zip(axes[0], panels, strict=True):
         axis.plot(epochs, [entry[key] for entry in history], marker=".", label="train")

@@ -116,8 +116,9 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
         tf.config.experimental.enable_op_determinism()
     logger.info("Strategy: %s with %d replica(s)", strategy_info.name, strategy_info.replicas)
 
+    task_cls = get_task(config.task)
     logger.info("Loading %s", config.data.uri)
-    dataset = load_dataset(config.data, config.seed)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem)
     for note in dataset.notes:
         logger.info("Data: %s", note)
     manifest.update(
@@ -129,7 +130,7 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     )
     io.write_json(run_dir / MANIFEST_FILE, manifest)
 
-    task = get_task(config.task)(config.model, dataset.spec)
+    task = task_cls(config.model, dataset.spec)
     with strategy.scope():
         model = task.build_model()
         optimizer = build_optimizer(
@@ -169,6 +170,8 @@ def build_metrics(
         "strategy": strategy.name,
         "replicas": strategy.replicas,
         "seed": config.seed,
+        "primary_metric": evaluation.primary,
+        "higher_is_better": evaluation.higher_is_better,
         "test": evaluation.metrics,
         "intervals": evaluation.intervals,
         "per_class": evaluation.per_class,

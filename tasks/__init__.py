@@ -4,7 +4,23 @@ Importing this package registers every task, so `get_task(name)` and
 `TASKS.names()` see them all.
 """
 
-from tasks import image_classification  # noqa: F401  (registers the task)
-from tasks.base import TASKS, ClassificationTask, ModelSpec, Task, get_task, register_task
+from tasks import image_classification, tabular  # noqa: F401  (they register their tasks)
+from tasks.base import (
+    TASKS,
+    ClassificationTask,
+    ModelSpec,
+    RegressionTask,
+    Task,
+    get_task,
+    register_task,
+)
 
-__all__ = ["TASKS", "ClassificationTask", "ModelSpec", "Task", "get_task", "register_task"]
+__all__ = [
+    "TASKS",
+    "ClassificationTask",
+    "ModelSpec",
+    "RegressionTask",
+    "Task",
+    "get_task",
+    "register_task",
+]

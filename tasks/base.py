@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from pipelines.config import ConfigError, ModelConfig
 from pipelines.data.base import DataSpec
-from pipelines.evaluate import Evaluation, evaluate_classification
+from pipelines.evaluate import Evaluation, evaluate_classification, evaluate_regression
 from pipelines.registry import Registry
 
 
@@ -68,6 +68,7 @@ class Task(abc.ABC):
 
     Class attributes a concrete task sets:
         name: the registry name (`task:` in the config).
+        problem: `classification` or `regression` (set by the base classes below).
         data_kind: the `DataSpec.kind` it accepts.
         models: its model registry.
         default_model: the model used when the config names none.
@@ -78,6 +79,7 @@ class Task(abc.ABC):
     """
 
     name: ClassVar[str]
+    problem: ClassVar[str]
     data_kind: ClassVar[str]
     models: ClassVar[Registry[ModelSpec]]
     default_model: ClassVar[str]
@@ -120,6 +122,8 @@ class Task(abc.ABC):
 class ClassificationTask(Task):
     """A task whose model outputs one probability per class (softmax)."""
 
+    problem = "classification"
+
     def build_losses(self) -> keras.losses.Loss:
         return keras.losses.SparseCategoricalCrossentropy()
 
@@ -128,3 +132,21 @@ class ClassificationTask(Task):
 
     def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
         return evaluate_classification(y_true, outputs, self.spec.class_names, seed=seed)
+
+
+class RegressionTask(Task):
+    """A task whose model outputs one value per example; labels are fed as `(1,)` vectors."""
+
+    problem = "regression"
+
+    def build_losses(self) -> keras.losses.Loss:
+        return keras.losses.MeanSquaredError()
+
+    def build_metrics(self) -> list[keras.metrics.Metric]:
+        return [
+            keras.metrics.RootMeanSquaredError(name="rmse"),
+            keras.metrics.MeanAbsoluteError(name="mae"),
+        ]
+
+    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
+        return evaluate_regression(y_true, outputs, seed=seed)

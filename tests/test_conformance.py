@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from pipelines.config import parse_model_config
 from pipelines.data.base import DataSpec
+from pipelines.data.tabular import TabularSchema
 from tasks import TASKS, get_task
 
 
@@ -23,7 +24,27 @@ def _tiny_images(rng: np.random.Generator) -> tuple[DataSpec, np.ndarray, np.nda
     return spec, x, np.arange(12) % 3
 
 
-TINY_DATA = {"image_classification": _tiny_images}
+def _tiny_table(rng: np.random.Generator, regression: bool):
+    x = rng.normal(size=(12, 5)).astype(np.float32)
+    schema = TabularSchema(
+        columns=(),
+        target="y",
+        feature_names=tuple(f"f{i}" for i in range(5)),
+        feature_mean=tuple(x.mean(axis=0).tolist()),
+        feature_variance=tuple(x.var(axis=0).tolist()),
+        target_mean=10.0 if regression else 0.0,
+        target_std=3.0 if regression else 1.0,
+    )
+    y = (10 + 3 * x[:, 0]).astype(np.float32) if regression else np.arange(12) % 2
+    classes = () if regression else ("no", "yes")
+    return DataSpec(kind="tabular", class_names=classes, example_shape=(5,), schema=schema), x, y
+
+
+TINY_DATA = {
+    "image_classification": _tiny_images,
+    "tabular_classification": lambda rng: _tiny_table(rng, regression=False),
+    "tabular_regression": lambda rng: _tiny_table(rng, regression=True),
+}
 
 TASK_MODELS = [(task, model) for task in TASKS.names() for model in get_task(task).models.names()]
 
@@ -38,7 +59,7 @@ def test_task_conformance(task_name, model_name, tmp_path):
     task = get_task(task_name)(parse_model_config(task_name, {"name": model_name}), spec)
     examples = tf.data.Dataset.from_tensor_slices((raw_x, y)).map(task.preprocess)
     x = np.stack([features.numpy() for features, _ in examples])
-    labels = np.asarray(y, dtype=np.int32)
+    labels = np.stack([label.numpy() for _, label in examples])
 
     keras.utils.set_random_seed(0)
     model = task.build_model()
@@ -50,14 +71,17 @@ def test_task_conformance(task_name, model_name, tmp_path):
     for history in (array_history, dataset_history):
         assert np.isfinite(history.history["loss"][0])
 
-    probabilities = model.predict(x, verbose=0)
-    assert probabilities.shape == (len(x), spec.num_classes)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    outputs = model.predict(x, verbose=0)
+    if task.problem == "classification":
+        assert outputs.shape == (len(x), spec.num_classes)
+        np.testing.assert_allclose(outputs.sum(axis=1), 1.0, atol=1e-5)
+    else:
+        assert outputs.shape == (len(x), 1)
 
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.models.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(restored.predict(x, verbose=0), probabilities, atol=1e-6)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), outputs, rtol=1e-5, atol=1e-5)
 
-    evaluation = task.evaluate(y, probabilities, seed=0)
-    assert 0.0 <= evaluation.metrics["accuracy"] <= 1.0
+    evaluation = task.evaluate(y, outputs, seed=0)
+    assert evaluation.primary in evaluation.metrics and evaluation.primary in evaluation.intervals

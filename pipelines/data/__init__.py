@@ -1,17 +1,18 @@
 """Dataset URIs -> `Dataset` (train/val/test splits as tf.data, labels, class names).
 
 Schemes: `builtin:NAME` (offline data, see `tasklab datasets`), `folder:PATH`
-(one sub-folder per class) and `tfds:NAME[/CONFIG]` (TensorFlow Datasets).
+(one sub-folder per class), `tfds:NAME[/CONFIG]` (TensorFlow Datasets) and
+`csv:PATH` (a table with a header row; `data.target` names the target column).
 """
 
 from __future__ import annotations
 
 from pipelines.config import ConfigError, DataConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, stratified_indices
+from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from pipelines.data.builtin import BUILTIN_DATASETS
 from pipelines.registry import closest_hint
 
-SCHEMES = ("builtin", "folder", "tfds")
+SCHEMES = ("builtin", "folder", "tfds", "csv")
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -21,16 +22,18 @@ __all__ = [
     "Dataset",
     "Split",
     "load_dataset",
-    "stratified_indices",
+    "split_indices",
 ]
 
 
-def load_dataset(config: DataConfig, seed: int) -> Dataset:
+def load_dataset(config: DataConfig, seed: int, problem: str = "classification") -> Dataset:
     """Resolves `config.uri` and returns its seeded train/val/test splits.
 
     Args:
         config: the data section of the run config.
         seed: seeds the splits.
+        problem: what the task predicts, `classification` (stratified splits,
+            class labels) or `regression` (float targets).
 
     Returns:
         The dataset.
@@ -46,7 +49,12 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
             builtin = BUILTIN_DATASETS.get(rest)
         except LookupError as error:
             raise ConfigError(f"data.uri: {error} See `tasklab datasets`.") from None
-        return builtin.load(config.uri, *fractions, seed)
+        if builtin.problem != problem:
+            raise ConfigError(
+                f"{config.uri} is a {builtin.problem} dataset, but the task does {problem}. "
+                "Choose a task that matches (see `tasklab datasets`)."
+            )
+        return builtin.load(config.uri, config, seed)
     if scheme == "folder":
         from pipelines.data.folder import load_image_folder
 
@@ -55,6 +63,10 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
         from pipelines.data.tfds_source import load_tfds
 
         return load_tfds(config.uri, rest, *fractions, seed, config.tfds_data_dir)
+    if scheme == "csv":
+        from pipelines.data.tabular import load_csv
+
+        return load_csv(config.uri, rest, config, seed, problem)
     raise ConfigError(
         f"The data.uri scheme must be one of {list(SCHEMES)}. Received: '{scheme}' "
         f"(in '{config.uri}')." + closest_hint(scheme, list(SCHEMES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -19,15 +20,18 @@ class DataSpec:
     """What a task needs to know about the data to build its model.
 
     Attributes:
-        kind: the kind of input, e.g. `image`.
-        class_names: one name per class, in label order.
+        kind: the kind of input, e.g. `image` or `tabular`.
+        class_names: one name per class, in label order; empty for regression.
         example_shape: the native shape of one input, e.g. `(8, 8, 1)` for
             digits; for images of mixed sizes, the most common size.
+        schema: for tabular data, the fitted encoding (columns, feature names,
+            normalization statistics); None otherwise.
     """
 
     kind: str
     class_names: tuple[str, ...]
     example_shape: tuple[int, ...]
+    schema: Any = None
 
     @property
     def num_classes(self) -> int:
@@ -46,11 +50,14 @@ class Split:
         in_memory: whether the inputs already sit in memory, so that caching
             the preprocessed examples costs nothing extra. Streamed sources
             (folders, tfds) are never cached whole.
+        frame: for tabular data, the split's typed columns (numeric floats,
+            pandas categoricals) as classical baselines take them; else None.
     """
 
     labels: np.ndarray
     make_dataset: Callable[..., tf.data.Dataset]
     in_memory: bool
+    frame: Any = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -84,20 +91,21 @@ class Dataset:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
-def stratified_indices(
+def split_indices(
     labels: np.ndarray,
     fractions: Sequence[float],
     seed: int,
-    class_names: Sequence[str],
+    class_names: Sequence[str] | None,
 ) -> list[np.ndarray]:
     """Splits example indices into parts, each with the class proportions of the whole.
 
     Args:
-        labels: class index per example.
+        labels: class index per example (or target values for regression).
         fractions: the fraction of each held-out part, e.g. `(val, test)`; the
             remainder is the first part returned (train).
         seed: seeds the split.
-        class_names: for error messages.
+        class_names: the classes, to stratify by and name in errors; None for
+            regression targets, which are split at random (seeded).
 
     Returns:
         Sorted index arrays: the remainder first, then one per fraction.
@@ -105,6 +113,8 @@ def stratified_indices(
     Raises:
         DataError: when a class has too few examples to appear in every part.
     """
+    if class_names is None:
+        return _random_indices(len(labels), fractions, seed)
     counts = np.bincount(labels, minlength=len(class_names))
     needed = len(fractions) + 1
     too_small = [(class_names[i], int(c)) for i, c in enumerate(counts) if c < needed]
@@ -132,6 +142,21 @@ def stratified_indices(
     return [np.sort(rest), *parts]
 
 
+def _random_indices(count: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(count)
+    sizes = [max(1, round(fraction * count)) for fraction in fractions]
+    if sum(sizes) >= count:
+        raise DataError(
+            f"Cannot hold out fractions {list(fractions)} of {count} examples and keep any for "
+            "training. Add examples or use smaller fractions."
+        )
+    parts, start = [], count - sum(sizes)
+    for size in sizes:
+        parts.append(np.sort(order[start : start + size]))
+        start += size
+    return [np.sort(order[: count - sum(sizes)]), *parts]
+
+
 def array_split(x: np.ndarray, y: np.ndarray, indices: np.ndarray) -> Split:
     """Makes a split over in-memory arrays.
 
@@ -143,7 +168,8 @@ def array_split(x: np.ndarray, y: np.ndarray, indices: np.ndarray) -> Split:
     Returns:
         The split; its pipeline slices the arrays once.
     """
-    xs, ys = x[indices], y[indices].astype(np.int64)
+    xs = x[indices]
+    ys = y[indices] if y.dtype.kind == "f" else y[indices].astype(np.int64)
 
     def make_dataset(shuffle_seed: int | None = None) -> tf.data.Dataset:
         dataset = tf.data.Dataset.from_tensor_slices((xs, ys))

@@ -9,16 +9,26 @@ from collections.abc import Callable
 import numpy as np
 from sklearn import datasets as sklearn_datasets
 
-from pipelines.data.base import Dataset, DataSpec, array_split, stratified_indices
+from pipelines.config import DataConfig
+from pipelines.data.base import Dataset, DataSpec, array_split, split_indices
+from pipelines.data.tabular import load_table
 from pipelines.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
 class BuiltinDataset:
-    """A built-in dataset: its loader and a one-line description for `tasklab datasets`."""
+    """A built-in dataset: its loader and a one-line description for `tasklab datasets`.
 
-    load: Callable[[str, float, float, int], Dataset]
+    Attributes:
+        load: `load(uri, config, seed) -> Dataset`.
+        kind: the kind of input (`image`, `tabular`, ...).
+        problem: `classification` or `regression`.
+        description: one line for `tasklab datasets`.
+    """
+
+    load: Callable[[str, DataConfig, int], Dataset]
     kind: str
+    problem: str
     description: str
 
 
@@ -34,7 +44,7 @@ def fingerprint_arrays(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def load_digits(uri: str, val_fraction: float, test_fraction: float, seed: int) -> Dataset:
+def load_digits(uri: str, config: DataConfig, seed: int) -> Dataset:
     """sklearn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
 
     The 0..16 intensities become uint8 0..255 images of shape (8, 8, 1), so
@@ -44,7 +54,8 @@ def load_digits(uri: str, val_fraction: float, test_fraction: float, seed: int) 
     images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., np.newaxis]
     labels = bunch.target.astype(np.int64)
     class_names = tuple(str(name) for name in bunch.target_names)
-    train, val, test = stratified_indices(labels, (val_fraction, test_fraction), seed, class_names)
+    fractions = (config.val_fraction, config.test_fraction)
+    train, val, test = split_indices(labels, fractions, seed, class_names)
     return Dataset(
         uri=uri,
         spec=DataSpec(kind="image", class_names=class_names, example_shape=images.shape[1:]),
@@ -59,6 +70,34 @@ BUILTIN_DATASETS.register("digits")(
     BuiltinDataset(
         load=load_digits,
         kind="image",
+        problem="classification",
         description="handwritten digits 0-9, 1,797 grayscale 8x8 images (scikit-learn)",
     )
 )
+
+
+def sklearn_table(name: str, problem: str) -> Callable[[str, DataConfig, int], Dataset]:
+    """Returns a loader for one of sklearn's bundled tables (`sklearn.datasets.load_NAME`)."""
+
+    def load(uri: str, config: DataConfig, seed: int) -> Dataset:
+        bunch = getattr(sklearn_datasets, f"load_{name}")(as_frame=True)
+        names = getattr(bunch, "target_names", None)
+        class_names = tuple(str(n) for n in names) if problem == "classification" else None
+        return load_table(uri, bunch.frame, "target", config, seed, problem, class_names)
+
+    return load
+
+
+for _name, _problem, _description in [
+    (
+        "breast_cancer",
+        "classification",
+        "tumour malignant/benign from 30 cell measurements, 569 rows",
+    ),
+    ("wine", "classification", "wine cultivar (3 classes) from 13 chemical measurements, 178 rows"),
+    ("iris", "classification", "iris species (3 classes) from 4 flower measurements, 150 rows"),
+    ("diabetes", "regression", "disease progression after one year from 10 measurements, 442 rows"),
+]:
+    BUILTIN_DATASETS.register(_name)(
+        BuiltinDataset(sklearn_table(_name, _problem), "tabular", _problem, _description)
+    )

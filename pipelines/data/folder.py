@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, stratified_indices
+from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _MAX_NAMED = 10
@@ -69,7 +69,7 @@ def load_image_folder(
     (height, width), _ = collections.Counter(shape[:2] for shape in shapes.values()).most_common(1)[
         0
     ]
-    train, val, test = stratified_indices(labels, (val_fraction, test_fraction), seed, class_names)
+    train, val, test = split_indices(labels, (val_fraction, test_fraction), seed, class_names)
     fingerprint = hashlib.sha256()
     for file, label in zip(files, labels, strict=True):
         fingerprint.update(f"{file.relative_to(root)}\0{label}\0{file_hashes[file]}\n".encode())

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, stratified_indices
+from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
@@ -54,7 +54,7 @@ def load_tfds(
         for split, fraction in (("validation", val_fraction), ("test", test_fraction))
         if split not in own
     ]
-    parts = iter(stratified_indices(labels["train"], carved, seed, class_names))
+    parts = iter(split_indices(labels["train"], carved, seed, class_names))
     train = _stream_split(builder, "train", labels["train"], next(parts))
     held_out = {
         split: _stream_split(builder, split, labels[split], None)

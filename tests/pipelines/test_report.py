@@ -23,6 +23,8 @@ def write_fake_run(run_dir, class_names):
             "strategy": "cpu",
             "replicas": 1,
             "seed": 0,
+            "primary_metric": "accuracy",
+            "higher_is_better": True,
             "test": {"accuracy": 0.75, "macro_f1": 0.7, "roc_auc_ovr": None, "log_loss": 0.6},
             "intervals": {"accuracy": [0.6, 0.9], "macro_f1": [0.55, 0.85]},
             "per_class": {

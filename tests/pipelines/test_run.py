@@ -131,3 +131,26 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
         result = run(config, runs_dir=tmp_path / "runs")
     assert result.metrics["splits"] == {"train": 84, "val": 12, "test": 24}
     assert np.isfinite(result.metrics["test"]["log_loss"])
+
+
+def test_breast_cancer_classification_run(tmp_path):
+    config = load_config(REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15"])
+    result = run(config, runs_dir=tmp_path)
+    metrics = result.metrics
+    assert metrics["task"] == "tabular_classification" and metrics["primary_metric"] == "accuracy"
+    assert metrics["test"]["accuracy"] > 0.9  # The majority class alone is 0.63.
+    assert any(note.startswith("Column kinds (30 inputs)") for note in metrics["data_notes"])
+
+
+def test_diabetes_regression_run(tmp_path):
+    config = load_config(REPO / "configs" / "diabetes.yaml", ["train.epochs=60"])
+    result = run(config, runs_dir=tmp_path)
+    metrics = result.metrics
+    assert (metrics["primary_metric"], metrics["higher_is_better"]) == ("rmse", False)
+    assert set(metrics["test"]) == {"rmse", "mae", "r2"} and metrics["per_class"] == {}
+    # Predicting the mean gives R^2 = 0 and RMSE = the target's std (about 77).
+    assert metrics["test"]["r2"] > 0.3 and metrics["test"]["rmse"] < 65
+    low, high = metrics["intervals"]["rmse"]
+    assert low < metrics["test"]["rmse"] < high
+    html = (result.run_dir / "report.html").read_text()
+    assert "test rmse" in html and "Confusion matrix" not in html

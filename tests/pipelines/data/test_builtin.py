@@ -46,6 +46,6 @@ def test_unknown_builtin_and_scheme():
     ):
         load_dataset(DataConfig(uri="builtin:digit"), 0)
     with pytest.raises(
-        ConfigError, match=r"scheme must be one of \['builtin', 'folder', 'tfds'\].*'folder'"
+        ConfigError, match=r"scheme must be one of \['builtin', 'folder', 'tfds', 'csv'\].*'folder'"
     ):
         load_dataset(DataConfig(uri="foldr:/tmp"), 0)

@@ -1,0 +1,477 @@
+"""Tabular data: `csv:PATH` and sklearn's bundled sets, typed, checked, and encoded.
+
+A raw table goes through three steps:
+
+1. `read_csv_table` checks the file as text before pandas sees it (pandas pads
+   short rows with NaN and renames duplicate headers silently), then reads it.
+2. `infer_column_kinds` decides each column's kind: numeric, categorical
+   (strings, and integers with few distinct values) or boolean; `data.columns`
+   overrides any of them. A column that is mostly numbers with some text is an
+   error that names the rows, not a silent categorical.
+3. `TabularEncoder` is fitted on the train split only and turns any split into
+   (a) a float32 feature vector for the Keras model (numeric imputed with the
+   train median plus a missing indicator, booleans as 0/1, categoricals
+   one-hot over the train categories plus an `<other>` slot for unseen ones),
+   and (b) a typed frame for classical baselines (NaN kept, pandas categoricals).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DataConfig
+from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
+from pipelines.registry import closest_hint
+
+logger = logging.getLogger(__name__)
+
+COLUMN_KINDS = ("numeric", "categorical", "boolean")
+MAX_INTEGER_CATEGORIES = 10  # Integer columns with at most this many values are categorical.
+MAX_ONE_HOT = 50  # Rarer categories than the 50 most frequent share the `<other>` slot.
+MISSING = "<missing>"
+OTHER = "<other>"
+_TRUE_FALSE = ({"true", "false"}, {"yes", "no"}, {"t", "f"}, {"y", "n"})
+_MAX_NAMED = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnEncoding:
+    """How one input column becomes features.
+
+    Attributes:
+        name: the column.
+        kind: `numeric`, `categorical` or `boolean`.
+        inferred: False when `data.columns` set the kind.
+        fill_value: train median (numeric, boolean) used for missing values.
+        indicator: whether a `<name>__missing` feature flags missing values.
+        categories: the train categories that get their own one-hot slot.
+    """
+
+    name: str
+    kind: str
+    inferred: bool
+    fill_value: float | None = None
+    indicator: bool = False
+    categories: tuple[str, ...] = ()
+
+    def feature_names(self) -> list[str]:
+        """Names of the features this column produces, in order."""
+        if self.kind == "categorical":
+            return [f"{self.name}={category}" for category in (*self.categories, OTHER)]
+        return [self.name, f"{self.name}__missing"] if self.indicator else [self.name]
+
+
+@dataclasses.dataclass(frozen=True)
+class TabularSchema:
+    """The fitted encoding of a table: everything needed to turn a raw row into features.
+
+    Attributes:
+        columns: one encoding per input column, in feature order.
+        target: the target column.
+        feature_names: the name of every feature of the encoded vector.
+        feature_mean: per-feature train mean (for the model's Normalization layer).
+        feature_variance: per-feature train variance.
+        target_mean: train mean of a regression target (0 for classification).
+        target_std: train standard deviation of a regression target (1 for classification).
+    """
+
+    columns: tuple[ColumnEncoding, ...]
+    target: str
+    feature_names: tuple[str, ...]
+    feature_mean: tuple[float, ...]
+    feature_variance: tuple[float, ...]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Returns the schema as JSON-ready data (for run results and edge bundles)."""
+        return dataclasses.asdict(self)
+
+
+def read_csv_table(path: Path) -> pd.DataFrame:
+    """Reads a CSV file with a header row, refusing what pandas would silently repair.
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        The table, with pandas' type inference.
+
+    Raises:
+        DataError: for a missing or empty file, no data rows, duplicate column
+            names, or a row whose field count differs from the header's.
+    """
+    if not path.is_file():
+        raise DataError(f"The CSV file '{path}' does not exist. Check data.uri.")
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if not header:
+            raise DataError(f"The CSV file '{path}' is empty; it needs a header row and data rows.")
+        duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
+        if duplicates:
+            raise DataError(
+                f"The CSV file '{path}' has duplicate column names {duplicates}. "
+                "Rename them so each column has a unique name."
+            )
+        data_rows = 0
+        for line_number, row in enumerate(rows, start=2):
+            if not row:
+                continue  # Blank lines are not rows.
+            data_rows += 1
+            if len(row) != len(header):
+                raise DataError(
+                    f"Line {line_number} of '{path}' has {len(row)} fields but the header has "
+                    f"{len(header)}. Fix the row (quote fields that contain commas)."
+                )
+    if data_rows == 0:
+        raise DataError(f"The CSV file '{path}' has a header but no data rows.")
+    return pd.read_csv(path, encoding="utf-8-sig", encoding_errors="replace")
+
+
+def infer_column_kinds(
+    frame: pd.DataFrame, overrides: Mapping[str, str]
+) -> dict[str, tuple[str, bool]]:
+    """Decides each column's kind.
+
+    Args:
+        frame: the input columns (target excluded).
+        overrides: `data.columns`, column -> kind.
+
+    Returns:
+        Column -> (kind, inferred).
+
+    Raises:
+        DataError: for an override naming no column, or a numeric-looking
+            column that holds text.
+    """
+    unknown = [name for name in overrides if name not in frame.columns]
+    if unknown:
+        raise DataError(
+            f"data.columns names {unknown}, which are not input columns. Columns: "
+            f"{list(frame.columns)}." + closest_hint(unknown[0], [str(c) for c in frame.columns])
+        )
+    kinds = {}
+    for name in frame.columns:
+        if name in overrides:
+            kinds[name] = (overrides[name], False)
+        else:
+            kinds[name] = (_infer_kind(frame[name]), True)
+    return kinds
+
+
+def _infer_kind(series: pd.Series) -> str:
+    values = series.dropna()
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        distinct = set(values.unique().tolist())
+        if pd.api.types.is_integer_dtype(series) or all(float(v).is_integer() for v in distinct):
+            if distinct <= {0, 1} and len(distinct) == 2:
+                return "boolean"
+            if pd.api.types.is_integer_dtype(series) and len(distinct) <= MAX_INTEGER_CATEGORIES:
+                return "categorical"
+        return "numeric"
+    lowered = {str(v).strip().lower() for v in values.unique()}
+    if any(lowered == pair for pair in _TRUE_FALSE):
+        return "boolean"
+    numbers = pd.to_numeric(values, errors="coerce")
+    if len(values) and numbers.notna().mean() >= 0.9:
+        bad = values[numbers.isna()]
+        shown = ", ".join(f"row {i + 2}: {v!r}" for i, v in list(bad.items())[:_MAX_NAMED])
+        raise DataError(
+            f"Column '{series.name}' looks numeric but {len(bad)} value(s) are text ({shown}). "
+            "Fix them, leave them empty to mark them missing, or declare the column with "
+            f"data.columns: {{{series.name}: categorical}}."
+        )
+    return "categorical"
+
+
+def _as_numeric(series: pd.Series, kind: str) -> tuple[pd.Series, int]:
+    """Converts a numeric or boolean column to floats (NaN for missing); counts infinities."""
+    if kind == "boolean" and not pd.api.types.is_numeric_dtype(series):
+        truthy = {"true", "yes", "t", "y", "1"}
+        text = series.astype("string").str.strip().str.lower()
+        values = text.map(lambda v: np.nan if pd.isna(v) else float(v in truthy)).astype(float)
+    else:
+        values = pd.to_numeric(series, errors="coerce").astype(float)
+        text_values = series[values.isna() & series.notna()]
+        if len(text_values):
+            shown = ", ".join(
+                f"row {i + 2}: {v!r}" for i, v in list(text_values.items())[:_MAX_NAMED]
+            )
+            raise DataError(
+                f"Column '{series.name}' is {kind} but holds text ({shown}). Fix the values or "
+                f"declare data.columns: {{{series.name}: categorical}}."
+            )
+    infinite = np.isinf(values.to_numpy())
+    return values.mask(infinite), int(infinite.sum())
+
+
+def _as_category_text(series: pd.Series) -> pd.Series:
+    """Categorical values as strings, with missing values as their own `<missing>` category."""
+    text = series.map(lambda v: MISSING if pd.isna(v) else str(v))
+    return text.astype(object)
+
+
+class TabularEncoder:
+    """Fitted on the train split; encodes any split the same way.
+
+    Args:
+        kinds: column -> (kind, inferred), from `infer_column_kinds`.
+    """
+
+    def __init__(self, kinds: Mapping[str, tuple[str, bool]]):
+        self.kinds = dict(kinds)
+
+    def fit(self, frame: pd.DataFrame) -> TabularEncoder:
+        """Learns fill values, indicators and categories from the train rows.
+
+        Returns:
+            self.
+        """
+        encodings = []
+        for name, (kind, inferred) in self.kinds.items():
+            if kind == "categorical":
+                counts = _as_category_text(frame[name]).value_counts()
+                categories = tuple(sorted(counts.index[:MAX_ONE_HOT].tolist()))
+                encodings.append(ColumnEncoding(name, kind, inferred, categories=categories))
+            else:
+                values, _ = _as_numeric(frame[name], kind)
+                median = float(values.median()) if values.notna().any() else 0.0
+                encodings.append(
+                    ColumnEncoding(
+                        name, kind, inferred, fill_value=median, indicator=bool(values.isna().any())
+                    )
+                )
+        self.columns_ = tuple(encodings)
+        return self
+
+    def features(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """Encodes rows as the model's float32 feature vectors.
+
+        Returns:
+            The `(rows, features)` matrix and notes on what was imputed or unseen.
+        """
+        blocks, notes = [], []
+        for column in self.columns_:
+            if column.kind == "categorical":
+                text = _as_category_text(frame[column.name])
+                known = text.isin(column.categories)
+                unseen = int((~known).sum())
+                if unseen:
+                    notes.append(
+                        f"Column '{column.name}': {unseen} value(s) not among the train categories "
+                        f"were encoded as {OTHER}."
+                    )
+                one_hot = np.zeros((len(frame), len(column.categories) + 1), np.float32)
+                index = {category: i for i, category in enumerate(column.categories)}
+                positions = text.map(lambda v, index=index: index.get(v, len(index))).to_numpy()
+                one_hot[np.arange(len(frame)), positions] = 1.0
+                blocks.append(one_hot)
+            else:
+                values, infinite = _as_numeric(frame[column.name], column.kind)
+                if infinite:
+                    notes.append(
+                        f"Column '{column.name}': {infinite} infinite value(s) treated as missing."
+                    )
+                missing = values.isna().to_numpy()
+                if missing.any() and not column.indicator:
+                    notes.append(
+                        f"Column '{column.name}': {int(missing.sum())} missing value(s) imputed "
+                        "with the train median (the train split had none: no indicator)."
+                    )
+                block = [values.fillna(column.fill_value).to_numpy(np.float32)]
+                if column.indicator:
+                    block.append(missing.astype(np.float32))
+                blocks.append(np.stack(block, axis=1))
+        return np.concatenate(blocks, axis=1), notes
+
+    def typed_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows as baselines take them: floats with NaN, and pandas categoricals.
+
+        Categories are the train ones, so an unseen category becomes missing
+        (NaN), which XGBoost's native categorical support and the baselines'
+        own imputers handle.
+        """
+        typed = {}
+        for column in self.columns_:
+            if column.kind == "categorical":
+                text = _as_category_text(frame[column.name])
+                known = text.where(text.isin(column.categories))  # Unseen -> NaN.
+                typed[column.name] = pd.Categorical(known, categories=list(column.categories))
+            else:
+                typed[column.name] = _as_numeric(frame[column.name], column.kind)[0].to_numpy()
+        return pd.DataFrame(typed, index=frame.index)
+
+    def feature_names(self) -> list[str]:
+        """Names of the encoded features, in order."""
+        return [name for column in self.columns_ for name in column.feature_names()]
+
+
+def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] | None):
+    """Turns the target column into class indices or float values.
+
+    Args:
+        series: the target column.
+        problem: `classification` or `regression`.
+        class_names: known class names for integer-coded targets (sklearn sets).
+
+    Returns:
+        `(targets, class_names)`; class names are empty for regression.
+
+    Raises:
+        DataError: for missing or infinite targets, a non-numeric regression
+            target, a continuous classification target, or a single class.
+    """
+    missing = series.isna()
+    if missing.any():
+        rows = ", ".join(str(i + 2) for i in series.index[missing][:_MAX_NAMED])
+        raise DataError(
+            f"The target column '{series.name}' has {int(missing.sum())} missing value(s) "
+            f"(CSV lines {rows}). Drop those rows or fill in their targets."
+        )
+    if problem == "regression":
+        values = pd.to_numeric(series, errors="coerce")
+        if values.isna().any():
+            example = series[values.isna()].iloc[0]
+            raise DataError(
+                f"The target column '{series.name}' must be numeric for regression; it holds "
+                f"{example!r}. Use task: tabular_classification for a categorical target."
+            )
+        values = values.to_numpy(np.float64)
+        if not np.isfinite(values).all():
+            raise DataError(
+                f"The target column '{series.name}' has infinite values. Fix or drop those rows."
+            )
+        return values.astype(np.float32), ()
+    if pd.api.types.is_float_dtype(series) and not (series % 1 == 0).all():
+        raise DataError(
+            f"The target column '{series.name}' holds continuous numbers; classification needs "
+            "classes. Use task: tabular_regression, or bin the target into classes."
+        )
+    if class_names is None:
+        if pd.api.types.is_float_dtype(series):
+            series = series.astype(int)
+        class_names = tuple(str(v) for v in sorted(series.unique()))
+        lookup = {name: i for i, name in enumerate(class_names)}
+        labels = series.map(lambda v: lookup[str(v)]).to_numpy(np.int64)
+    else:
+        labels = series.to_numpy(np.int64)
+    if len(np.unique(labels)) < 2:
+        raise DataError(
+            f"The target column '{series.name}' has a single class ({class_names[labels[0]]!r}); "
+            "classification needs at least 2."
+        )
+    return labels, class_names
+
+
+def load_table(
+    uri: str,
+    frame: pd.DataFrame,
+    target: str,
+    config: DataConfig,
+    seed: int,
+    problem: str,
+    class_names: tuple[str, ...] | None = None,
+) -> Dataset:
+    """Splits a table, fits the encoder on the train split and encodes every split.
+
+    Args:
+        uri: the dataset URI.
+        frame: the whole table, target included.
+        target: the target column.
+        config: the data section (fractions, column overrides).
+        seed: seeds the split.
+        problem: `classification` or `regression`.
+        class_names: names of integer-coded classes, when known.
+
+    Returns:
+        The dataset: float32 feature splits for the model, typed frames for baselines.
+    """
+    if target not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        raise DataError(
+            f"The target column '{target}' is not in the data. Columns: {columns}."
+            + closest_hint(target, columns)
+        )
+    labels, class_names = encode_target(frame[target], problem, class_names)
+    inputs = frame.drop(columns=[target])
+    if inputs.shape[1] == 0:
+        raise DataError("The table has no input columns besides the target.")
+    kinds = infer_column_kinds(inputs, config.columns)
+    parts = split_indices(
+        labels, (config.val_fraction, config.test_fraction), seed, class_names or None
+    )
+    encoder = TabularEncoder(kinds).fit(inputs.iloc[parts[0]])
+    splits, notes = [], [_describe_kinds(encoder)]
+    for split_name, indices in zip(("train", "val", "test"), parts, strict=True):
+        rows = inputs.iloc[indices]
+        features, split_notes = encoder.features(rows)
+        notes += [f"{split_name} split: {note}" for note in split_notes]
+        splits.append((features, labels[indices], encoder.typed_frame(rows)))
+    for note in notes[1:]:
+        logger.warning("%s", note)
+    train_features = splits[0][0]
+    train_targets = splits[0][1]
+    schema = TabularSchema(
+        columns=encoder.columns_,
+        target=str(target),
+        feature_names=tuple(encoder.feature_names()),
+        feature_mean=tuple(float(v) for v in train_features.mean(axis=0)),
+        feature_variance=tuple(float(v) for v in train_features.var(axis=0)),
+        target_mean=float(train_targets.mean()) if problem == "regression" else 0.0,
+        target_std=float(train_targets.std() or 1.0) if problem == "regression" else 1.0,
+    )
+    return Dataset(
+        uri=uri,
+        spec=DataSpec(
+            kind="tabular",
+            class_names=class_names,
+            example_shape=(train_features.shape[1],),
+            schema=schema,
+        ),
+        train=_table_split(*splits[0]),
+        val=_table_split(*splits[1]),
+        test=_table_split(*splits[2]),
+        fingerprint=_fingerprint(frame),
+        notes=tuple(notes),
+    )
+
+
+def load_csv(uri: str, path: str, config: DataConfig, seed: int, problem: str) -> Dataset:
+    """`csv:PATH` with `data.target`: a table from a CSV file with a header row."""
+    if not config.target:
+        raise DataError(f"{uri}: set data.target to the name of the column to predict.")
+    return load_table(
+        uri, read_csv_table(Path(path).expanduser()), config.target, config, seed, problem
+    )
+
+
+def _table_split(features: np.ndarray, targets: np.ndarray, frame: pd.DataFrame) -> Split:
+    split = array_split(features, targets, np.arange(len(targets)))
+    return dataclasses.replace(split, frame=frame)
+
+
+def _describe_kinds(encoder: TabularEncoder) -> str:
+    by_kind: dict[str, list[str]] = {kind: [] for kind in COLUMN_KINDS}
+    for column in encoder.columns_:
+        by_kind[column.kind].append(column.name + ("" if column.inferred else " (set)"))
+    described = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in by_kind.items() if names)
+    return f"Column kinds ({len(encoder.columns_)} inputs): {described}."
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

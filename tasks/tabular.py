@@ -1,0 +1,113 @@
+"""Tabular classification and regression: a numeric feature vector in, an MLP inside.
+
+The data layer encodes each row (imputation, missing indicators, one-hot
+categories; see `pipelines.data.tabular`). The model normalizes the features
+with the train statistics in a `Normalization` layer, so the exported model
+takes the encoded vector as it is; a regression model rescales its output to
+the target's units with the train mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from pipelines.config import ConfigError
+from pipelines.data.base import DataSpec
+from pipelines.registry import Registry
+from tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPOptions:
+    """Options of the tabular MLP.
+
+    Attributes:
+        hidden: units of each hidden layer.
+        dropout: dropout after each hidden layer (weight decay is `train.weight_decay`).
+    """
+
+    hidden: tuple[int, ...] = (128, 64)
+    dropout: float = 0.1
+
+    def __post_init__(self):
+        if not self.hidden or min(self.hidden) < 1:
+            raise ConfigError(
+                f"model.hidden must list positive layer sizes. Received: {self.hidden}."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+
+
+def mlp_body(options: MLPOptions, spec: DataSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Input, train-statistics normalization and the hidden layers."""
+    schema = spec.schema
+    inputs = keras.Input(shape=spec.example_shape, name="features")
+    x = layers.Normalization(
+        mean=list(schema.feature_mean), variance=list(schema.feature_variance)
+    )(inputs)
+    for units in options.hidden:
+        x = layers.Dense(units, activation="relu")(x)
+        if options.dropout:
+            x = layers.Dropout(options.dropout)(x)
+    return inputs, x
+
+
+def build_mlp_classifier(options: MLPOptions, spec: DataSpec) -> keras.Model:
+    """MLP with a float32 softmax head."""
+    inputs, x = mlp_body(options, spec)
+    outputs = layers.Dense(
+        spec.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def build_mlp_regressor(options: MLPOptions, spec: DataSpec) -> keras.Model:
+    """MLP predicting the standardized target, rescaled to the target's units."""
+    inputs, x = mlp_body(options, spec)
+    x = layers.Dense(1, dtype="float32")(x)
+    schema = spec.schema
+    outputs = layers.Rescaling(
+        scale=schema.target_std, offset=schema.target_mean, dtype="float32", name="value"
+    )(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+CLASSIFIERS: Registry[ModelSpec] = Registry("tabular_classification model")
+CLASSIFIERS.register("mlp")(
+    ModelSpec(build_mlp_classifier, MLPOptions, "a multilayer perceptron (default)")
+)
+REGRESSORS: Registry[ModelSpec] = Registry("tabular_regression model")
+REGRESSORS.register("mlp")(
+    ModelSpec(build_mlp_regressor, MLPOptions, "a multilayer perceptron (default)")
+)
+
+
+@register_task
+class TabularClassification(ClassificationTask):
+    """Predicts a class from a table row."""
+
+    name = "tabular_classification"
+    data_kind = "tabular"
+    models = CLASSIFIERS
+    default_model = "mlp"
+
+    def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return x, tf.cast(y, tf.int32)
+
+
+@register_task
+class TabularRegression(RegressionTask):
+    """Predicts a number from a table row."""
+
+    name = "tabular_regression"
+    data_kind = "tabular"
+    models = REGRESSORS
+    default_model = "mlp"
+
+    def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        # A (1,) label matches the (1,) output, so the loss never broadcasts (batch, batch).
+        return x, tf.reshape(tf.cast(y, tf.float32), [1])
