@@ -156,13 +156,13 @@ def test_target_problems(tmp_path):
     with pytest.raises(DataError, match="must be numeric for regression"):
         load_csv(path, problem="regression")
     frame.assign(label=np.linspace(0, 1, len(frame))).to_csv(path, index=False)
-    with pytest.raises(DataError, match="continuous numbers.*tabular_regression"):
+    with pytest.raises(DataError, match=r"continuous numbers.*tabular_regression"):
         load_csv(path)
     frame.assign(label=np.r_[np.inf, np.ones(len(frame) - 1)]).to_csv(path, index=False)
     with pytest.raises(DataError, match="infinite values"):
         load_csv(path, problem="regression")
     frame.to_csv(path, index=False)
-    with pytest.raises(DataError, match="set data.target"):
+    with pytest.raises(DataError, match=r"set data.target"):
         load_dataset(DataConfig(uri=f"csv:{path}"), 0)
     with pytest.raises(DataError, match=r"data.columns names \['agee'\].*Did you mean 'age'"):
         load_csv(path, columns={"agee": "numeric"})
