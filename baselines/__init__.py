@@ -1,0 +1,1 @@
+"""WHAT the net must beat: classical baselines behind the scikit-learn estimator API."""
