@@ -76,6 +76,11 @@ class Dataset:
         fingerprint: a hash of the data's content (or of its identity and
             version for tfds), recorded in the manifest.
         notes: what loading did that a user should know (files skipped, sizes).
+        pool_labels: the labels (or targets) of every example, in pool order,
+            when the source can re-split them; None otherwise (tfds streams).
+        resplit: `resplit(train, val, test)` builds the same dataset with other
+            splits, given index arrays into the pool (for cross-validation;
+            per-split preprocessing is refitted on the new train part).
     """
 
     uri: str
@@ -85,6 +90,8 @@ class Dataset:
     test: Split
     fingerprint: str
     notes: tuple[str, ...] = ()
+    pool_labels: np.ndarray | None = None
+    resplit: Callable[[np.ndarray, np.ndarray, np.ndarray], Dataset] | None = None
 
     def split_sizes(self) -> dict[str, int]:
         """Returns the number of examples in each split."""

@@ -55,15 +55,22 @@ def load_digits(uri: str, config: DataConfig, seed: int) -> Dataset:
     labels = bunch.target.astype(np.int64)
     class_names = tuple(str(name) for name in bunch.target_names)
     fractions = (config.val_fraction, config.test_fraction)
-    train, val, test = split_indices(labels, fractions, seed, class_names)
-    return Dataset(
-        uri=uri,
-        spec=DataSpec(kind="image", class_names=class_names, example_shape=images.shape[1:]),
-        train=array_split(images, labels, train),
-        val=array_split(images, labels, val),
-        test=array_split(images, labels, test),
-        fingerprint=fingerprint_arrays(images, labels),
-    )
+    spec = DataSpec(kind="image", class_names=class_names, example_shape=images.shape[1:])
+    fingerprint = fingerprint_arrays(images, labels)
+
+    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
+        return Dataset(
+            uri=uri,
+            spec=spec,
+            train=array_split(images, labels, train),
+            val=array_split(images, labels, val),
+            test=array_split(images, labels, test),
+            fingerprint=fingerprint,
+            pool_labels=labels,
+            resplit=resplit,
+        )
+
+    return resplit(*split_indices(labels, fractions, seed, class_names))
 
 
 BUILTIN_DATASETS.register("digits")(

@@ -410,9 +410,60 @@ def load_table(
     if inputs.shape[1] == 0:
         raise DataError("The table has no input columns besides the target.")
     kinds = infer_column_kinds(inputs, config.columns)
+    fingerprint = _fingerprint(frame)
+
+    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
+        return encode_table(
+            uri,
+            str(target),
+            inputs,
+            labels,
+            kinds,
+            (train, val, test),
+            problem,
+            class_names,
+            fingerprint,
+            resplit,
+        )
+
     parts = split_indices(
         labels, (config.val_fraction, config.test_fraction), seed, class_names or None
     )
+    dataset = resplit(*parts)
+    for note in dataset.notes[1:]:
+        logger.warning("%s", note)
+    return dataset
+
+
+def encode_table(
+    uri: str,
+    target: str,
+    inputs: pd.DataFrame,
+    labels: np.ndarray,
+    kinds: Mapping[str, tuple[str, bool]],
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    problem: str,
+    class_names: tuple[str, ...],
+    fingerprint: str,
+    resplit,
+) -> Dataset:
+    """Fits the encoder on the train part and encodes all three splits.
+
+    Args:
+        uri: the dataset URI.
+        target: the target column's name.
+        inputs: every row's input columns.
+        labels: every row's target.
+        kinds: column kinds.
+        parts: train, val and test row indices.
+        problem: `classification` or `regression`.
+        class_names: the classes (empty for regression).
+        fingerprint: the table's fingerprint.
+        resplit: the function that re-splits this table (kept on the result).
+
+    Returns:
+        The dataset.
+    """
     encoder = TabularEncoder(kinds).fit(inputs.iloc[parts[0]])
     splits, notes = [], [_describe_kinds(encoder)]
     for split_name, indices in zip(("train", "val", "test"), parts, strict=True):
@@ -420,18 +471,16 @@ def load_table(
         features, split_notes = encoder.features(rows)
         notes += [f"{split_name} split: {note}" for note in split_notes]
         splits.append((features, labels[indices], encoder.typed_frame(rows)))
-    for note in notes[1:]:
-        logger.warning("%s", note)
-    train_features = splits[0][0]
-    train_targets = splits[0][1]
+    train_features, train_targets = splits[0][0], splits[0][1]
+    regression = problem == "regression"
     schema = TabularSchema(
         columns=encoder.columns_,
-        target=str(target),
+        target=target,
         feature_names=tuple(encoder.feature_names()),
         feature_mean=tuple(float(v) for v in train_features.mean(axis=0)),
         feature_variance=tuple(float(v) for v in train_features.var(axis=0)),
-        target_mean=float(train_targets.mean()) if problem == "regression" else 0.0,
-        target_std=float(train_targets.std() or 1.0) if problem == "regression" else 1.0,
+        target_mean=float(train_targets.mean()) if regression else 0.0,
+        target_std=float(train_targets.std() or 1.0) if regression else 1.0,
     )
     return Dataset(
         uri=uri,
@@ -444,8 +493,10 @@ def load_table(
         train=_table_split(*splits[0]),
         val=_table_split(*splits[1]),
         test=_table_split(*splits[2]),
-        fingerprint=_fingerprint(frame),
+        fingerprint=fingerprint,
         notes=tuple(notes),
+        pool_labels=labels,
+        resplit=resplit,
     )
 
 
