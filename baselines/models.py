@@ -46,6 +46,7 @@ class Baseline:
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
+DEFAULT_BASELINES = ("xgboost", "linear", "random_forest", "dummy")  # XGBoost first.
 
 
 def _xgboost(problem: str, seed: int) -> BaseEstimator:

@@ -10,7 +10,7 @@ from scipy import stats
 
 
 @dataclasses.dataclass(frozen=True)
-class TestResult:
+class PairedTest:
     """The outcome of one paired test.
 
     Attributes:
@@ -26,7 +26,7 @@ class TestResult:
     p_value: float
 
 
-def paired_t_5x2cv(differences: np.ndarray) -> TestResult:
+def paired_t_5x2cv(differences: np.ndarray) -> PairedTest:
     """Dietterich's 5x2cv paired t-test.
 
     Args:
@@ -45,7 +45,7 @@ def paired_t_5x2cv(differences: np.ndarray) -> TestResult:
     means = differences.mean(axis=1, keepdims=True)
     variance = ((differences - means) ** 2).sum(axis=1).mean()
     statistic = _safe_ratio(differences[0, 0], math.sqrt(variance))
-    return TestResult(
+    return PairedTest(
         name="5x2cv paired t-test",
         citation="Dietterich (1998), Approximate statistical tests for comparing supervised "
         "classification learning algorithms, Neural Computation 10(7)",
@@ -54,7 +54,7 @@ def paired_t_5x2cv(differences: np.ndarray) -> TestResult:
     )
 
 
-def corrected_resampled_t(differences: np.ndarray, train_size: int, test_size: int) -> TestResult:
+def corrected_resampled_t(differences: np.ndarray, train_size: int, test_size: int) -> PairedTest:
     """Nadeau and Bengio's corrected resampled t-test over cross-validation folds.
 
     The variance is inflated by `test/train` to account for the overlap of the
@@ -76,7 +76,7 @@ def corrected_resampled_t(differences: np.ndarray, train_size: int, test_size: i
     statistic = _safe_ratio(
         differences.mean(), math.sqrt((1 / k + test_size / train_size) * variance)
     )
-    return TestResult(
+    return PairedTest(
         name="corrected resampled t-test",
         citation="Nadeau and Bengio (2003), Inference for the generalization error, "
         "Machine Learning 52(3)",
@@ -87,7 +87,7 @@ def corrected_resampled_t(differences: np.ndarray, train_size: int, test_size: i
 
 def mcnemar_exact(
     y_true: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray
-) -> TestResult:
+) -> PairedTest:
     """McNemar's exact test on held-out predictions: do the two models err on different rows?
 
     Args:
@@ -101,7 +101,7 @@ def mcnemar_exact(
     right_a, right_b = predicted_a == y_true, predicted_b == y_true
     only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     p_value = 1.0 if only_a + only_b == 0 else stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
-    return TestResult(
+    return PairedTest(
         name="McNemar's exact test",
         citation="McNemar (1947), Psychometrika 12(2); exact binomial form",
         statistic=float(min(only_a, only_b)),
@@ -111,7 +111,7 @@ def mcnemar_exact(
 
 def wilcoxon_errors(
     y_true: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray
-) -> TestResult:
+) -> PairedTest:
     """Wilcoxon signed-rank test of the two models' squared errors on held-out rows."""
     y_true = np.asarray(y_true, float).ravel()
     differences = (np.ravel(predicted_a) - y_true) ** 2 - (np.ravel(predicted_b) - y_true) ** 2
@@ -120,7 +120,7 @@ def wilcoxon_errors(
     else:
         result = stats.wilcoxon(differences)
         statistic, p_value = float(result.statistic), float(result.pvalue)
-    return TestResult(
+    return PairedTest(
         name="Wilcoxon signed-rank test on squared errors",
         citation="Wilcoxon (1945), Biometrics Bulletin 1(6)",
         statistic=statistic,

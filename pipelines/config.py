@@ -148,6 +148,35 @@ class StrategyConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """How the model is compared with the baselines.
+
+    Attributes:
+        cv_max_rows: datasets up to this many examples are compared by
+            repeated k-fold cross-validation (every model refitted per fold);
+            larger ones on the single held-out split only.
+        repeats: repetitions of the k-fold split (5 x 2 folds enables
+            Dietterich's 5x2cv t-test; other shapes use the corrected
+            resampled t-test).
+        folds: k of the k-fold split.
+        alpha: significance level of the verdict.
+    """
+
+    cv_max_rows: int = 10_000
+    repeats: int = 5
+    folds: int = 2
+    alpha: float = 0.05
+
+    def __post_init__(self):
+        if self.repeats < 1 or self.folds < 2:
+            raise ConfigError("compare.repeats must be >= 1 and compare.folds >= 2.")
+        if self.repeats * self.folds < 2:
+            raise ConfigError("Cross-validation needs at least 2 folds in all.")
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"compare.alpha must be between 0 and 1. Received: {self.alpha}.")
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Which model the task builds, and its options.
 
@@ -176,6 +205,9 @@ class RunConfig:
         train: the training settings.
         strategy: the distribution strategy.
         seed: seeds Python, NumPy, TensorFlow and the data splits.
+        baselines: the classical baselines to compare with (default: all;
+            `[]` turns the comparison off).
+        compare: how the comparison is run.
     """
 
     name: str
@@ -185,9 +217,16 @@ class RunConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
     seed: int = 0
+    baselines: tuple[str, ...] | None = None
+    compare: CompareConfig = dataclasses.field(default_factory=CompareConfig)
 
 
-_SECTIONS = {"data": DataConfig, "train": TrainConfig, "strategy": StrategyConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "train": TrainConfig,
+    "strategy": StrategyConfig,
+    "compare": CompareConfig,
+}
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -276,8 +315,23 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
         task=task_name,
         model=parse_model_config(task_name, raw.get("model") or {}),
         seed=_coerce(raw.get("seed", 0), int, "seed"),
+        baselines=parse_baselines(raw.get("baselines")),
         **sections,
     )
+
+
+def parse_baselines(raw: Any) -> tuple[str, ...] | None:
+    """Validates the `baselines` list against the baseline registry (None: all of them)."""
+    from baselines.models import BASELINES  # Imported here: baselines import xgboost.
+
+    names = _coerce(raw, tuple[str, ...] | None, "baselines")
+    for name in names or ():
+        if name not in BASELINES:
+            raise ConfigError(
+                f"The 'baselines' option lists unknown baseline '{name}'. Known baselines: "
+                f"{BASELINES.names()}." + closest_hint(name, BASELINES.names())
+            )
+    return names
 
 
 def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:

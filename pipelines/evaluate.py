@@ -129,6 +129,24 @@ def _rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return skm.root_mean_squared_error(y_true, y_pred)
 
 
+def primary_score(metric: str, y_true: np.ndarray, outputs: np.ndarray) -> float:
+    """Computes one primary metric from model outputs (no intervals): for CV folds.
+
+    Args:
+        metric: `accuracy` (outputs are class probabilities) or `rmse` (outputs are values).
+        y_true: true labels or values.
+        outputs: the model's outputs.
+
+    Returns:
+        The metric's value.
+    """
+    if metric == "accuracy":
+        return float(skm.accuracy_score(y_true, np.asarray(outputs).argmax(axis=1)))
+    if metric == "rmse":
+        return float(_rmse(np.ravel(y_true), np.ravel(outputs)))
+    raise ValueError(f"No primary score named '{metric}'; expected 'accuracy' or 'rmse'.")
+
+
 def bootstrap_interval(
     y_true: np.ndarray,
     y_pred: np.ndarray,

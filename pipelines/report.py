@@ -41,6 +41,8 @@ def write_report(run_dir: str | Path) -> Path:
     manifest = io.read_json(run_dir / "manifest.json")
     history = io.read_json(run_dir / "history.json") if (run_dir / "history.json").is_file() else []
     config_file = run_dir / "config.yaml"
+    baselines_file = run_dir / "baselines.json"
+    comparison = io.read_json(baselines_file) if baselines_file.is_file() else None
     plots = {
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(
@@ -48,6 +50,7 @@ def write_report(run_dir: str | Path) -> Path:
         )
         if metrics["confusion_matrix"]
         else None,
+        "comparison": comparison_png(comparison) if comparison and comparison["test"] else None,
     }
     for name, png in plots.items():
         if png is not None:
@@ -59,6 +62,7 @@ def write_report(run_dir: str | Path) -> Path:
             run_name=run_dir.name,
             metrics=metrics,
             manifest=manifest,
+            comparison=comparison,
             history=history,
             config_yaml=config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
             plots={
@@ -139,6 +143,28 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> byt
             color="white" if count > threshold else "black",
             fontsize=8,
         )
+    return _to_png(figure)
+
+
+def comparison_png(comparison: dict) -> bytes:
+    """Plots each model's held-out primary metric with its 95% interval, best at the top.
+
+    Returns:
+        PNG bytes.
+    """
+    metric = comparison["primary_metric"]
+    models = comparison["models"]
+    values = [m["metrics"][metric] for m in models]
+    lows = [v - m["intervals"][metric][0] for v, m in zip(values, models, strict=True)]
+    highs = [m["intervals"][metric][1] - v for v, m in zip(values, models, strict=True)]
+    figure, axis = plt.subplots(figsize=(6, 0.5 * len(models) + 1.2))
+    rows = np.arange(len(models))[::-1]
+    colors = ["tab:orange" if m["name"] == "keras" else "tab:blue" for m in models]
+    axis.errorbar(values, rows, xerr=[lows, highs], fmt="none", ecolor="gray", capsize=4)
+    axis.scatter(values, rows, color=colors, zorder=3)
+    axis.set_yticks(rows, [m["label"] for m in models])
+    axis.set_xlabel(f"held-out {metric} (95% bootstrap interval)")
+    axis.grid(axis="x", alpha=0.3)
     return _to_png(figure)
 
 

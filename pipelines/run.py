@@ -22,20 +22,14 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines, compare_models
 from pipelines import io
 from pipelines.config import RunConfig, dump_config
 from pipelines.data import Dataset, load_dataset
 from pipelines.evaluate import Evaluation
 from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
-from pipelines.train import (
-    BACKUP_DIR,
-    TrainResult,
-    build_optimizer,
-    fit,
-    make_input,
-    steps_per_epoch,
-)
+from pipelines.train import BACKUP_DIR, TrainResult, build_compiled_model, fit, make_input
 from tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -131,12 +125,7 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     io.write_json(run_dir / MANIFEST_FILE, manifest)
 
     task = task_cls(config.model, dataset.spec)
-    with strategy.scope():
-        model = task.build_model()
-        optimizer = build_optimizer(
-            config.train, steps_per_epoch(dataset, config.train, strategy_info.replicas)
-        )
-        task.compile(model, optimizer)
+    model = build_compiled_model(task, dataset, config.train, strategy)
     logger.info("Training %s (%d parameters)", config.model.name, model.count_params())
     trained = fit(model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir)
     manifest["resumed_from_epoch"] = trained.initial_epoch or None
@@ -147,11 +136,26 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     test_input = make_input(
         dataset.test, task, config.train.batch_size, training=False, seed=config.seed
     )
-    evaluation = task.evaluate(
-        dataset.test.labels, model.predict(test_input, verbose=0), config.seed
-    )
+    outputs = model.predict(test_input, verbose=0)
+    evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
     metrics = build_metrics(config, dataset, strategy_info, trained, evaluation)
     io.write_json(run_dir / METRICS_FILE, metrics)
+
+    if applicable_baselines(config):
+        logger.info("Comparing with the baselines %s", applicable_baselines(config))
+        keras_result = KerasHeldOut(
+            model=model,
+            outputs=outputs,
+            metrics=evaluation.metrics,
+            intervals=evaluation.intervals,
+            fit_seconds=trained.train_seconds,
+            size_bytes=(run_dir / MODEL_FILE).stat().st_size,
+            primary=evaluation.primary,
+            higher_is_better=evaluation.higher_is_better,
+        )
+        comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
+        io.write_json(run_dir / BASELINES_FILE, comparison)
+        logger.info("Verdict: %s", comparison["verdict"])
     return metrics
 
 

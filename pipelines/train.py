@@ -76,6 +76,27 @@ def make_input(
     return dataset.batch(global_batch).prefetch(autotune)
 
 
+def build_compiled_model(
+    task: Task, dataset: Dataset, config: TrainConfig, strategy: tf.distribute.Strategy
+) -> keras.Model:
+    """Builds the task's model and compiles it with AdamW and the schedule, in the strategy's scope.
+
+    Args:
+        task: the task (its model config and data spec).
+        dataset: sizes the learning-rate schedule.
+        config: the train section.
+        strategy: where the variables live.
+
+    Returns:
+        The compiled model.
+    """
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        model = task.build_model()
+        task.compile(model, build_optimizer(config, steps_per_epoch(dataset, config, replicas)))
+    return model
+
+
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """AdamW with the configured schedule (call inside `strategy.scope()`).
 
@@ -217,6 +238,34 @@ def fit(
         train_seconds=seconds,
         examples_per_second=len(dataset.train) * epochs_this_process / seconds if seconds else 0.0,
     )
+
+
+def fit_quietly(
+    model: keras.Model, task: Task, dataset: Dataset, config: TrainConfig, replicas: int, seed: int
+) -> float:
+    """Fits like `fit` (same data pipeline, early stopping) but writes nothing: for CV folds.
+
+    Returns:
+        The wall time of `fit` in seconds.
+    """
+    global_batch = config.batch_size * replicas
+    callbacks = []
+    if config.patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True
+            )
+        )
+    started = time.perf_counter()
+    model.fit(
+        make_input(dataset.train, task, global_batch, training=True, seed=seed),
+        validation_data=make_input(dataset.val, task, global_batch, training=False, seed=seed),
+        epochs=config.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=0,
+    )
+    return time.perf_counter() - started
 
 
 def steps_per_epoch(dataset: Dataset, config: TrainConfig, replicas: int) -> int:

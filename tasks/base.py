@@ -23,10 +23,11 @@ from typing import Any, ClassVar
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from pipelines.config import ConfigError, ModelConfig
-from pipelines.data.base import DataSpec
+from pipelines.data.base import DataSpec, Split
 from pipelines.evaluate import Evaluation, evaluate_classification, evaluate_regression
 from pipelines.registry import Registry
 
@@ -101,6 +102,10 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Maps one raw `(input, label)` example to what the model takes."""
+
+    @abc.abstractmethod
+    def baseline_features(self, split: Split) -> pd.DataFrame:
+        """The split as a 2-D feature table for classical baselines (rows in label order)."""
 
     @abc.abstractmethod
     def build_losses(self) -> keras.losses.Loss:

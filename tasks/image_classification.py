@@ -13,15 +13,18 @@ from pathlib import Path
 from typing import ClassVar
 
 import keras
+import numpy as np
+import pandas as pd
 import tensorflow as tf
 from keras import layers
 
 from pipelines.config import ConfigError
-from pipelines.data.base import DataSpec
+from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, register_task
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
+MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,3 +216,25 @@ class ImageClassification(ClassificationTask):
         if tuple(self.spec.example_shape[:2]) != size or not image.shape[:2].is_fully_defined():
             image = tf.image.resize(image, size)
         return image, tf.cast(y, tf.int32)
+
+    def baseline_features(self, split: Split) -> pd.DataFrame:
+        """Pixels in [0, 1], downscaled to at most 32x32 pixels per channel, one row per image."""
+        height, width = self.input_size()
+        scale = min(1.0, (MAX_BASELINE_PIXELS / (height * width)) ** 0.5)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+
+        def pixels(x, y):
+            image, _ = self.preprocess(x, y)
+            if size != (height, width):
+                image = tf.image.resize(image, size, antialias=True)
+            return tf.reshape(image / 255.0, [-1])
+
+        rows = np.concatenate(
+            list(
+                split.make_dataset()
+                .map(pixels, num_parallel_calls=tf.data.AUTOTUNE)
+                .batch(512)
+                .as_numpy_iterator()
+            )
+        )
+        return pd.DataFrame(rows, columns=[f"pixel_{i}" for i in range(rows.shape[1])])

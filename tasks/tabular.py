@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import pandas as pd
 import tensorflow as tf
 from keras import layers
 
 from pipelines.config import ConfigError
-from pipelines.data.base import DataSpec
+from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
 
@@ -86,8 +87,15 @@ REGRESSORS.register("mlp")(
 )
 
 
+class TabularFeatures:
+    """Tabular tasks give baselines the typed columns (categoricals stay categorical)."""
+
+    def baseline_features(self, split: Split) -> pd.DataFrame:
+        return split.frame
+
+
 @register_task
-class TabularClassification(ClassificationTask):
+class TabularClassification(TabularFeatures, ClassificationTask):
     """Predicts a class from a table row."""
 
     name = "tabular_classification"
@@ -100,7 +108,7 @@ class TabularClassification(ClassificationTask):
 
 
 @register_task
-class TabularRegression(RegressionTask):
+class TabularRegression(TabularFeatures, RegressionTask):
     """Predicts a number from a table row."""
 
     name = "tabular_regression"

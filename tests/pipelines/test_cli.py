@@ -25,7 +25,10 @@ def tasklab(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 def test_run_then_report_end_to_end(tmp_path):
     runs = tmp_path / "runs"
-    done = tasklab("run", "configs/digits.yaml", "--set", "train.epochs=2", "--runs-dir", str(runs))
+    done = tasklab(
+        "run", "configs/digits.yaml", "--set", "train.epochs=2", "--set", "baselines=[dummy]",
+        "--set", "compare.cv_max_rows=0", "--runs-dir", str(runs),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip().splitlines()[-1])  # The run directory is printed last.
     assert run_dir.parent == runs
@@ -43,17 +46,10 @@ def test_run_then_report_end_to_end(tmp_path):
 
 def test_mirrored_from_the_command_line_records_two_replicas(tmp_path):
     done = tasklab(
-        "run",
-        "configs/digits.yaml",
-        "--set",
-        "strategy.name=mirrored",
-        "--set",
-        "strategy.devices=2",
-        "--set",
-        "train.epochs=2",
-        "--runs-dir",
-        str(tmp_path),
-    )
+        "run", "configs/digits.yaml", "--set", "strategy.name=mirrored",
+        "--set", "strategy.devices=2", "--set", "train.epochs=2", "--set", "baselines=[]",
+        "--runs-dir", str(tmp_path),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     metrics = io.read_json(Path(done.stdout.strip().splitlines()[-1]) / "metrics.json")
     assert (metrics["strategy"], metrics["replicas"]) == ("mirrored", 2)
@@ -105,7 +101,10 @@ def test_missing_config_and_non_run_directory(tmp_path, capsys):
 
 def test_datasets_lists_the_builtins(capsys):
     assert main(["datasets"]) == 0
-    assert capsys.readouterr().out.startswith("builtin:digits")
+    lines = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
+    assert lines["builtin:digits"] == ["image", "classification"]
+    assert lines["builtin:breast_cancer"] == ["tabular", "classification"]
+    assert lines["builtin:diabetes"] == ["tabular", "regression"]
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["datasets"], ["report"]])
@@ -120,7 +119,7 @@ def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
     def deterministic_run(runs_dir):
         done = tasklab(
             "run", "configs/digits.yaml", "--set", "train.deterministic=true",
-            "--set", "train.epochs=2", "--runs-dir", str(runs_dir),
+            "--set", "train.epochs=2", "--set", "baselines=[]", "--runs-dir", str(runs_dir),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         run_dir = Path(done.stdout.strip().splitlines()[-1])

@@ -15,7 +15,10 @@ from tests.conftest import REPO
 
 
 def digits_config(*overrides):
-    return load_config(REPO / "configs" / "digits.yaml", ["train.epochs=3", *overrides])
+    # Baselines are tested in tests/baselines; these runs test the training pipeline.
+    return load_config(
+        REPO / "configs" / "digits.yaml", ["train.epochs=3", "baselines=[]", *overrides]
+    )
 
 
 def test_digits_run_writes_every_artifact(tmp_path):
@@ -108,6 +111,7 @@ def test_folder_run_skips_a_corrupt_file_and_says_so(image_folder, tmp_path):
             "model": {"augment": False},
             "train": {"epochs": 12, "batch_size": 8, "learning_rate": 0.01, "patience": None},
             "strategy": {"name": "cpu"},
+            "baselines": [],
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")
@@ -125,16 +129,22 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
             "data": {"uri": "tfds:mnist", "tfds_data_dir": str(tmp_path / "tfds")},
             "train": {"epochs": 1, "batch_size": 16},
             "strategy": {"name": "cpu"},
+            "baselines": ["dummy"],  # tfds streams cannot be re-split: held-out comparison only.
         }
     )
     with tfds.testing.mock_data(num_examples=120):
         result = run(config, runs_dir=tmp_path / "runs")
     assert result.metrics["splits"] == {"train": 84, "val": 12, "test": 24}
     assert np.isfinite(result.metrics["test"]["log_loss"])
+    comparison = io.read_json(result.run_dir / "baselines.json")
+    assert comparison["protocol"]["cv"] is None
+    assert comparison["test"]["name"] == "McNemar's exact test"
 
 
 def test_breast_cancer_classification_run(tmp_path):
-    config = load_config(REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15"])
+    config = load_config(
+        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15", "baselines=[]"]
+    )
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
     assert metrics["task"] == "tabular_classification" and metrics["primary_metric"] == "accuracy"
@@ -143,7 +153,7 @@ def test_breast_cancer_classification_run(tmp_path):
 
 
 def test_diabetes_regression_run(tmp_path):
-    config = load_config(REPO / "configs" / "diabetes.yaml", ["train.epochs=60"])
+    config = load_config(REPO / "configs" / "diabetes.yaml", ["train.epochs=60", "baselines=[]"])
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
     assert (metrics["primary_metric"], metrics["higher_is_better"]) == ("rmse", False)

@@ -1,0 +1,368 @@
+"""Does the neural net earn its keep? The Keras model against the baselines, on identical splits.
+
+Two protocols, both on the same examples for every model:
+
+- held-out: each baseline is fitted on the run's train split (XGBoost
+  early-stops on its val split, as the Keras model does) and scored on its
+  test split, with bootstrap intervals, fit time, latency and size;
+- cross-validation (datasets up to `compare.cv_max_rows`): repeated k-fold over
+  all examples, every model (the Keras one included) refitted per fold, so the
+  paired test has enough folds: Dietterich's 5x2cv t-test for 5 x 2 folds, the
+  corrected resampled t-test otherwise.
+
+Without cross-validation, the test is McNemar's (classification) or Wilcoxon's
+(regression) on the held-out predictions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+from baselines.models import BASELINES, DEFAULT_BASELINES, fit_baseline, fitted_bytes
+from baselines.stats import (
+    PairedTest,
+    corrected_resampled_t,
+    mcnemar_exact,
+    paired_t_5x2cv,
+    wilcoxon_errors,
+)
+from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+from pipelines.config import RunConfig
+from pipelines.data.base import Dataset, split_indices
+from pipelines.evaluate import primary_score
+from pipelines.train import build_compiled_model, fit_quietly, make_input
+from tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+BASELINES_FILE = "baselines.json"
+BASELINES_DIR = "baselines"
+KERAS = "keras"
+_PERCENT_METRICS = ("accuracy", "macro_f1")
+
+
+@dataclasses.dataclass(frozen=True)
+class KerasHeldOut:
+    """The main run's Keras model on the held-out split, as the comparison needs it.
+
+    Attributes:
+        model: the trained model (for its latency).
+        outputs: its test-split outputs.
+        metrics: its test metrics.
+        intervals: their bootstrap intervals.
+        fit_seconds: its training time.
+        size_bytes: the size of `model.keras`.
+        primary: the metric models are ranked by.
+        higher_is_better: its direction.
+    """
+
+    model: keras.Model
+    outputs: np.ndarray
+    metrics: dict[str, float | None]
+    intervals: dict[str, list[float]]
+    fit_seconds: float
+    size_bytes: int
+    primary: str
+    higher_is_better: bool
+
+
+def applicable_baselines(config: RunConfig) -> list[str]:
+    """The baselines to run: the configured list, or all of them, XGBoost first."""
+    return list(config.baselines) if config.baselines is not None else list(DEFAULT_BASELINES)
+
+
+def compare_models(
+    config: RunConfig,
+    task: Task,
+    dataset: Dataset,
+    strategy: tf.distribute.Strategy,
+    keras_result: KerasHeldOut,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """Runs the comparison and returns what `baselines.json` holds.
+
+    Args:
+        config: the run config (baselines, compare, train settings, seed).
+        task: the task (feature views, evaluation).
+        dataset: the run's splits.
+        strategy: the strategy the Keras model trains under.
+        keras_result: the main run's Keras model on the held-out split.
+        run_dir: where the XGBoost model is saved.
+
+    Returns:
+        `models` (the leaderboard, best first), `test`, `held_out_test` and `verdict`.
+    """
+    names = applicable_baselines(config)
+    problem = task.problem
+    features = {
+        split: task.baseline_features(getattr(dataset, split)) for split in ("train", "val", "test")
+    }
+    targets = {split: getattr(dataset, split).labels for split in ("train", "val", "test")}
+    test_x, test_y = features["test"], targets["test"]
+
+    entries = {KERAS: _keras_entry(config, task, keras_result, dataset, strategy)}
+    held_out_outputs = {KERAS: keras_result.outputs}
+    for name in names:
+        logger.info("Baseline %s: fitting on the train split", name)
+        started = time.perf_counter()
+        model = fit_baseline(
+            name,
+            problem,
+            config.seed,
+            (features["train"], targets["train"]),
+            (features["val"], targets["val"]),
+        )
+        fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        outputs = _predict(model, test_x, problem)
+        predict_seconds = time.perf_counter() - started
+        evaluation = task.evaluate(test_y, outputs, config.seed)
+        held_out_outputs[name] = outputs
+        entries[name] = {
+            "name": name,
+            "label": BASELINES.get(name).label,
+            "metrics": evaluation.metrics,
+            "intervals": evaluation.intervals,
+            "fit_seconds": round(fit_seconds, 3),
+            "predict_ms_per_1k": round(predict_seconds / len(test_y) * 1e6, 3),
+            "size_bytes": _size_bytes(name, model, run_dir),
+        }
+    primary, higher_is_better = keras_result.primary, keras_result.higher_is_better
+
+    cv = None
+    if (
+        names
+        and dataset.resplit is not None
+        and len(dataset.pool_labels) <= config.compare.cv_max_rows
+    ):
+        cv = cross_validate(config, task, dataset, strategy, names, primary)
+        for name, scores in cv["scores"].items():
+            entries[name]["cv"] = {
+                "mean": float(np.mean(scores)),
+                "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
+                "folds": [float(s) for s in scores],
+            }
+
+    def rank_key(entry):
+        value = entry["cv"]["mean"] if cv else entry["metrics"][primary]
+        return -value if higher_is_better else value
+
+    leaderboard = sorted(entries.values(), key=rank_key)
+    result = {
+        "primary_metric": primary,
+        "higher_is_better": higher_is_better,
+        "protocol": {
+            "held_out": dict(dataset.split_sizes()),
+            "cv": None
+            if cv is None
+            else {"repeats": config.compare.repeats, "folds": config.compare.folds, **cv["sizes"]},
+        },
+        "models": leaderboard,
+        "test": None,
+        "held_out_test": None,
+        "verdict": "No baselines were configured." if not names else "",
+    }
+    if not names:
+        return result
+    best = next(entry for entry in leaderboard if entry["name"] != KERAS)
+    held_out_test = _held_out_test(
+        problem, test_y, held_out_outputs[KERAS], held_out_outputs[best["name"]]
+    )
+    test = held_out_test
+    if cv is not None:
+        differences = np.asarray(cv["scores"][KERAS]) - np.asarray(cv["scores"][best["name"]])
+        test = _cv_test(differences, config, cv["sizes"])
+    difference = (
+        entries[KERAS]["cv"]["mean"] - best["cv"]["mean"]
+        if cv
+        else entries[KERAS]["metrics"][primary] - best["metrics"][primary]
+    )
+    result["test"] = {
+        **_test_json(test),
+        "compared": [KERAS, best["name"]],
+        "alpha": config.compare.alpha,
+    }
+    result["held_out_test"] = {**_test_json(held_out_test), "compared": [KERAS, best["name"]]}
+    result["verdict"] = verdict(
+        keras_label=entries[KERAS]["label"],
+        best_label=best["label"],
+        metric=primary,
+        higher_is_better=higher_is_better,
+        difference=difference,
+        test=test,
+        alpha=config.compare.alpha,
+    )
+    return result
+
+
+def cross_validate(
+    config: RunConfig,
+    task: Task,
+    dataset: Dataset,
+    strategy: tf.distribute.Strategy,
+    names: list[str],
+    primary: str,
+) -> dict[str, Any]:
+    """Scores every model on each fold of repeated k-fold cross-validation.
+
+    Each fold's training part gives up `data.val_fraction` of its rows for
+    early stopping; per-split preprocessing is refitted on each fold.
+
+    Returns:
+        `scores` (model name -> one primary-metric value per fold) and `sizes`
+        (mean train and test rows per fold).
+    """
+    settings = config.compare
+    labels = dataset.pool_labels
+    classification = task.problem == "classification"
+    splitter_class = RepeatedStratifiedKFold if classification else RepeatedKFold
+    splitter = splitter_class(
+        n_splits=settings.folds, n_repeats=settings.repeats, random_state=config.seed
+    )
+    folds = list(splitter.split(np.zeros(len(labels)), labels))
+    scores: dict[str, list[float]] = {KERAS: [], **{name: [] for name in names}}
+    train_sizes, test_sizes = [], []
+    for fold, (train_and_val, test) in enumerate(folds, start=1):
+        class_names = dataset.spec.class_names or None
+        train, val = split_indices(
+            labels[train_and_val], (config.data.val_fraction,), config.seed + fold, class_names
+        )
+        fold_data = dataset.resplit(train_and_val[train], train_and_val[val], test)
+        train_sizes.append(len(train))
+        test_sizes.append(len(test))
+        fold_task = type(task)(task.model_config, fold_data.spec)
+        keras.utils.set_random_seed(config.seed + fold)
+        model = build_compiled_model(fold_task, fold_data, config.train, strategy)
+        fit_quietly(
+            model,
+            fold_task,
+            fold_data,
+            config.train,
+            strategy.num_replicas_in_sync,
+            config.seed + fold,
+        )
+        test_input = make_input(
+            fold_data.test, fold_task, config.train.batch_size, training=False, seed=0
+        )
+        outputs = {KERAS: model.predict(test_input, verbose=0)}
+        features = {
+            s: fold_task.baseline_features(getattr(fold_data, s)) for s in ("train", "val", "test")
+        }
+        for name in names:
+            fitted = fit_baseline(
+                name,
+                task.problem,
+                config.seed + fold,
+                (features["train"], fold_data.train.labels),
+                (features["val"], fold_data.val.labels),
+            )
+            outputs[name] = _predict(fitted, features["test"], task.problem)
+        for name, output in outputs.items():
+            scores[name].append(primary_score(primary, fold_data.test.labels, output))
+        summary = ", ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
+        logger.info("Cross-validation fold %d/%d (%s): %s", fold, len(folds), primary, summary)
+    return {
+        "scores": scores,
+        "sizes": {"train_rows": int(np.mean(train_sizes)), "test_rows": int(np.mean(test_sizes))},
+    }
+
+
+def verdict(
+    keras_label: str,
+    best_label: str,
+    metric: str,
+    higher_is_better: bool,
+    difference: float,
+    test: PairedTest,
+    alpha: float,
+) -> str:
+    """One sentence: who wins, by how much, and whether it is significant.
+
+    Args:
+        keras_label: e.g. "Keras mlp".
+        best_label: the best baseline's label.
+        metric: the primary metric.
+        higher_is_better: its direction.
+        difference: Keras minus the best baseline, in the metric's units.
+        test: the paired test.
+        alpha: the significance level.
+
+    Returns:
+        The verdict.
+    """
+    if metric in _PERCENT_METRICS:
+        gap = f"{abs(difference) * 100:.2f} points of {metric}"
+    else:
+        gap = f"{abs(difference):.4g} {metric.upper() if metric in ('rmse', 'mae') else metric}"
+    evidence = f"{test.name}, p = {test.p_value:.2g}"
+    if test.p_value >= alpha:
+        return (
+            f"No significant difference between the {keras_label} and {best_label}, "
+            f"the best baseline ({gap} apart; {evidence})."
+        )
+    keras_wins = (difference > 0) == higher_is_better
+    if keras_wins:
+        return f"The {keras_label} beats {best_label}, the best baseline, by {gap} ({evidence})."
+    return f"{best_label} beats the {keras_label} by {gap} ({evidence})."
+
+
+def _keras_entry(
+    config: RunConfig, task: Task, keras_result: KerasHeldOut, dataset: Dataset, strategy
+) -> dict[str, Any]:
+    test_input = make_input(dataset.test, task, config.train.batch_size, training=False, seed=0)
+    keras_result.model.predict(test_input.take(1), verbose=0)  # Warm up the predict function.
+    started = time.perf_counter()
+    keras_result.model.predict(test_input, verbose=0)
+    seconds = time.perf_counter() - started
+    return {
+        "name": KERAS,
+        "label": f"Keras {config.model.name}",
+        "metrics": keras_result.metrics,
+        "intervals": keras_result.intervals,
+        "fit_seconds": round(keras_result.fit_seconds, 3),
+        "predict_ms_per_1k": round(seconds / len(dataset.test) * 1e6, 3),
+        "size_bytes": keras_result.size_bytes,
+    }
+
+
+def _predict(model, features, problem: str) -> np.ndarray:
+    return model.predict_proba(features) if problem == "classification" else model.predict(features)
+
+
+def _size_bytes(name: str, model, run_dir: Path) -> int:
+    """XGBoost: its saved JSON file; other baselines: the bytes of their fitted arrays."""
+    if isinstance(model, XGBoostClassifier | XGBoostRegressor):
+        return model.save_json(run_dir / BASELINES_DIR / f"{name}.json").stat().st_size
+    return fitted_bytes(model)
+
+
+def _held_out_test(
+    problem: str, y_true: np.ndarray, keras_outputs: np.ndarray, best_outputs: np.ndarray
+) -> PairedTest:
+    if problem == "classification":
+        return mcnemar_exact(y_true, keras_outputs.argmax(axis=1), best_outputs.argmax(axis=1))
+    return wilcoxon_errors(y_true, keras_outputs, best_outputs)
+
+
+def _cv_test(differences: np.ndarray, config: RunConfig, sizes: dict[str, int]) -> PairedTest:
+    if (config.compare.repeats, config.compare.folds) == (5, 2):
+        return paired_t_5x2cv(differences.reshape(5, 2))
+    return corrected_resampled_t(differences, sizes["train_rows"], sizes["test_rows"])
+
+
+def _test_json(test: PairedTest) -> dict[str, Any]:
+    return {
+        "name": test.name,
+        "citation": test.citation,
+        "statistic": test.statistic if np.isfinite(test.statistic) else None,
+        "p_value": test.p_value,
+    }

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from baselines.compare import verdict
+from baselines.stats import PairedTest
+from baselines.xgboost_model import XGBoostClassifier
+from pipelines import io
+from pipelines.config import DataConfig, load_config, parse_model_config
+from pipelines.data import load_dataset
+from pipelines.run import run
+from tasks import get_task
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def breast_cancer_run(tmp_path_factory):
+    # One repetition of 2-fold CV keeps this fast; the 5x2 shape is covered by test_stats.
+    config = load_config(
+        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=10", "compare.repeats=1"]
+    )
+    return run(config, runs_dir=tmp_path_factory.mktemp("runs"))
+
+
+def test_comparison_leaderboard_holds_every_model_on_the_same_splits(breast_cancer_run):
+    comparison = io.read_json(breast_cancer_run.run_dir / "baselines.json")
+    models = {m["name"]: m for m in comparison["models"]}
+    assert set(models) == {"keras", "xgboost", "linear", "random_forest", "dummy"}
+    assert comparison["primary_metric"] == "accuracy"
+    for model in models.values():
+        low, high = model["intervals"]["accuracy"]
+        assert low <= model["metrics"]["accuracy"] <= high
+        assert len(model["cv"]["folds"]) == 2
+        assert model["predict_ms_per_1k"] > 0 and model["size_bytes"] > 0
+    means = [m["cv"]["mean"] for m in comparison["models"]]
+    assert means == sorted(means, reverse=True)
+    assert comparison["models"][-1]["name"] == "dummy"
+    assert comparison["protocol"]["held_out"]["test"] == 114
+    # The Keras entry is the run's own test result.
+    assert models["keras"]["metrics"] == breast_cancer_run.metrics["test"]
+
+
+def test_comparison_test_and_verdict(breast_cancer_run):
+    comparison = io.read_json(breast_cancer_run.run_dir / "baselines.json")
+    test = comparison["test"]
+    assert test["name"] == "corrected resampled t-test" and "Nadeau and Bengio" in test["citation"]
+    assert 0.0 <= test["p_value"] <= 1.0
+    best = next(m for m in comparison["models"] if m["name"] != "keras")
+    assert test["compared"] == ["keras", best["name"]]
+    assert (
+        best["label"] in comparison["verdict"]
+        and f"p = {test['p_value']:.2g}" in comparison["verdict"]
+    )
+    assert comparison["held_out_test"]["name"] == "McNemar's exact test"
+    html = (breast_cancer_run.run_dir / "report.html").read_text()
+    assert "Does the neural net earn its keep?" in html and comparison["verdict"] in html
+
+
+def test_saved_xgboost_json_reloads_and_predicts_the_same(breast_cancer_run):
+    comparison = io.read_json(breast_cancer_run.run_dir / "baselines.json")
+    xgboost_entry = next(m for m in comparison["models"] if m["name"] == "xgboost")
+    reloaded = XGBoostClassifier.load_json(breast_cancer_run.run_dir / "baselines" / "xgboost.json")
+    config = load_config(REPO / "configs" / "breast_cancer.yaml")
+    dataset = load_dataset(config.data, config.seed)
+    predicted = reloaded.predict(dataset.test.frame)
+    assert accuracy_score(dataset.test.labels, predicted) == xgboost_entry["metrics"]["accuracy"]
+
+
+def test_regression_comparison_on_the_held_out_split(tmp_path):
+    config = load_config(
+        REPO / "configs" / "diabetes.yaml",
+        ["train.epochs=40", "compare.cv_max_rows=0", "baselines=[xgboost,linear,dummy]"],
+    )
+    comparison = io.read_json(run(config, runs_dir=tmp_path).run_dir / "baselines.json")
+    assert (comparison["primary_metric"], comparison["higher_is_better"]) == ("rmse", False)
+    assert comparison["protocol"]["cv"] is None
+    rmses = [m["metrics"]["rmse"] for m in comparison["models"]]
+    assert rmses == sorted(rmses) and comparison["models"][-1]["name"] == "dummy"
+    for model in comparison["models"]:
+        assert set(model["metrics"]) == {"rmse", "mae", "r2"}
+    assert comparison["test"]["name"] == "Wilcoxon signed-rank test on squared errors"
+
+
+def test_verdict_wording():
+    significant = PairedTest("5x2cv paired t-test", "", 4.0, 0.01)
+    assert verdict("Keras mlp", "XGBoost", "accuracy", True, -0.018, significant, 0.05) == (
+        "XGBoost beats the Keras mlp by 1.80 points of accuracy (5x2cv paired t-test, p = 0.01)."
+    )
+    assert verdict(
+        "Keras small_cnn", "XGBoost", "accuracy", True, 0.05, significant, 0.05
+    ).startswith("The Keras small_cnn beats XGBoost, the best baseline, by 5.00 points of accuracy")
+    # For RMSE lower is better: a negative difference means the Keras model wins.
+    assert verdict("Keras mlp", "Linear", "rmse", False, -2.5, significant, 0.05).startswith(
+        "The Keras mlp beats Linear, the best baseline, by 2.5 RMSE"
+    )
+    not_significant = PairedTest("5x2cv paired t-test", "", 0.8, 0.41)
+    assert verdict("Keras mlp", "XGBoost", "accuracy", True, 0.004, not_significant, 0.05) == (
+        "No significant difference between the Keras mlp and XGBoost, the best baseline "
+        "(0.40 points of accuracy apart; 5x2cv paired t-test, p = 0.41)."
+    )
+
+
+def test_image_feature_view_is_pixels_downscaled_when_large(image_folder):
+    dataset = load_dataset(DataConfig(uri="builtin:digits"), 0)
+    task = get_task("image_classification")(
+        parse_model_config("image_classification", {}), dataset.spec
+    )
+    pixels = task.baseline_features(dataset.test)
+    assert pixels.shape == (len(dataset.test), 64)
+    assert pixels.to_numpy().min() >= 0.0 and pixels.to_numpy().max() <= 1.0
+    first, _ = next(dataset.test.make_dataset().as_numpy_iterator())
+    np.testing.assert_allclose(pixels.iloc[0].to_numpy(), first.ravel() / 255.0, rtol=1e-6)
+
+    large = load_dataset(DataConfig(uri=f"folder:{image_folder(size=64)}"), 0)
+    task = get_task("image_classification")(
+        parse_model_config("image_classification", {}), large.spec
+    )
+    assert task.baseline_features(large.test).shape == (len(large.test), 32 * 32 * 3)
