@@ -99,7 +99,9 @@ def compare_models(
         run_dir: where the XGBoost model is saved.
 
     Returns:
-        `models` (the leaderboard, best first), `test`, `held_out_test` and `verdict`.
+        `models` (the leaderboard, best first), `test` (the paired test the verdict
+        rests on), `held_out_test`, `other_tests` (the same comparison under the
+        other applicable tests, for context) and `verdict`.
     """
     names = applicable_baselines(config)
     problem = task.problem
@@ -169,6 +171,7 @@ def compare_models(
         "models": leaderboard,
         "test": None,
         "held_out_test": None,
+        "other_tests": [],
         "verdict": "No baselines were configured." if not names else "",
     }
     if not names:
@@ -178,9 +181,18 @@ def compare_models(
         problem, test_y, held_out_outputs[KERAS], held_out_outputs[best["name"]]
     )
     test = held_out_test
+    other_tests = [held_out_test]
     if cv is not None:
         differences = np.asarray(cv["scores"][KERAS]) - np.asarray(cv["scores"][best["name"]])
         test = _cv_test(differences, config, cv["sizes"])
+        if test.name != "corrected resampled t-test":
+            # Shown beside the primary test, so a reader sees whether the conclusion depends on it.
+            other_tests.insert(
+                0,
+                corrected_resampled_t(
+                    differences, cv["sizes"]["train_rows"], cv["sizes"]["test_rows"]
+                ),
+            )
     difference = (
         entries[KERAS]["cv"]["mean"] - best["cv"]["mean"]
         if cv
@@ -192,6 +204,7 @@ def compare_models(
         "alpha": config.compare.alpha,
     }
     result["held_out_test"] = {**_test_json(held_out_test), "compared": [KERAS, best["name"]]}
+    result["other_tests"] = [_test_json(other) for other in other_tests]
     result["verdict"] = verdict(
         keras_label=entries[KERAS]["label"],
         best_label=best["label"],

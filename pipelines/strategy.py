@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 
@@ -119,13 +120,13 @@ def split_cpu(count: int) -> list[tf.config.LogicalDevice]:
         StrategyError: when TensorFlow already initialized fewer devices.
     """
     cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
+    # RuntimeError: TensorFlow is already initialized. That is fine if it already
+    # has enough logical devices, which is checked below.
+    with contextlib.suppress(RuntimeError):
         if count > 1:
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
             )
-    except RuntimeError:
-        pass  # Already initialized; usable if it already has enough devices (checked below).
     logical = tf.config.list_logical_devices("CPU")
     if len(logical) < count:
         raise StrategyError(

@@ -8,7 +8,7 @@ from baselines.compare import verdict
 from baselines.stats import PairedTest
 from baselines.xgboost_model import XGBoostClassifier
 from pipelines import io
-from pipelines.config import DataConfig, load_config, parse_model_config
+from pipelines.config import DataConfig, load_config, parse_config, parse_model_config
 from pipelines.data import load_dataset
 from pipelines.run import run
 from tasks import get_task
@@ -54,6 +54,7 @@ def test_comparison_test_and_verdict(breast_cancer_run):
         and f"p = {test['p_value']:.2g}" in comparison["verdict"]
     )
     assert comparison["held_out_test"]["name"] == "McNemar's exact test"
+    assert [t["name"] for t in comparison["other_tests"]] == ["McNemar's exact test"]
     html = (breast_cancer_run.run_dir / "report.html").read_text()
     assert "Does the neural net earn its keep?" in html and comparison["verdict"] in html
 
@@ -118,3 +119,34 @@ def test_image_feature_view_is_pixels_downscaled_when_large(image_folder):
         parse_model_config("image_classification", {}), large.spec
     )
     assert task.baseline_features(large.test).shape == (len(large.test), 32 * 32 * 3)
+
+
+def test_csv_run_with_categories_and_missing_values(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = 240
+    city = rng.choice(["paris", "rome", "oslo", None], rows)
+    income = rng.normal(50, 10, rows).round(1)
+    income[::9] = np.nan
+    label = np.where(city == "paris", "buy", "skip")
+    path = tmp_path / "customers.csv"
+    lines = ["city,income,label"] + [
+        f"{c or ''},{'' if np.isnan(i) else i},{y}"
+        for c, i, y in zip(city, income, label, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    config = parse_config(
+        {
+            "name": "customers",
+            "task": "tabular_classification",
+            "data": {"uri": f"csv:{path}", "target": "label"},
+            "train": {"epochs": 30, "batch_size": 16, "learning_rate": 0.01},
+            "baselines": ["xgboost", "linear"],
+            "compare": {"cv_max_rows": 0},
+        }
+    )
+    result = run(config, runs_dir=tmp_path / "runs")
+    comparison = io.read_json(result.run_dir / "baselines.json")
+    accuracy = {m["name"]: m["metrics"]["accuracy"] for m in comparison["models"]}
+    # The label is a function of the city alone: every model should find it.
+    assert accuracy["xgboost"] == 1.0 and accuracy["linear"] == 1.0 and accuracy["keras"] >= 0.95
+    assert any("categorical: city" in note for note in result.metrics["data_notes"])
