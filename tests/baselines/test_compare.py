@@ -82,6 +82,7 @@ def test_regression_comparison_on_the_held_out_split(tmp_path):
     for model in comparison["models"]:
         assert set(model["metrics"]) == {"rmse", "mae", "r2"}
     assert comparison["test"]["name"] == "Wilcoxon signed-rank test on squared errors"
+    assert comparison["other_tests"] == []  # Held-out only: the verdict's test is the only one.
 
 
 def test_verdict_wording():
