@@ -73,7 +73,11 @@ def make_input(
     else:
         dataset = split.make_dataset(shuffle_seed=seed if training else None)
         dataset = dataset.map(task.preprocess, num_parallel_calls=autotune)
-    return dataset.batch(global_batch).prefetch(autotune)
+    dataset = dataset.batch(global_batch)
+    if training:
+        # Sequential on purpose: the augmentation layers draw from a seeded generator.
+        dataset = dataset.map(task.augment_batch)
+    return dataset.prefetch(autotune)
 
 
 def build_compiled_model(

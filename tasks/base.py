@@ -6,6 +6,7 @@ The pipeline calls its hooks in this order (names follow tensorflow/models'
 
     task = TaskClass(model_config, dataset.spec)
     task.preprocess(x, y)           # per example, inside tf.data
+    task.augment_batch(x, y)        # training batches only, inside tf.data
     model = task.build_model()      # inside strategy.scope()
     task.compile(model, optimizer)  # loss and metrics from build_losses/build_metrics
     task.evaluate(y_true, outputs)  # held-out metrics with intervals
@@ -102,6 +103,14 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def preprocess(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Maps one raw `(input, label)` example to what the model takes."""
+
+    def augment_batch(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Randomly augments a training batch (identity unless a task overrides it).
+
+        Applied in the training input pipeline only, never inside the model,
+        so evaluation, `model(x)` and exported models are deterministic.
+        """
+        return x, y
 
     @abc.abstractmethod
     def baseline_features(self, split: Split) -> pd.DataFrame:

@@ -1,8 +1,11 @@
 """Image classification: images in, one probability per class out.
 
-Models take uint8-range float pixels; rescaling and the train-only
-augmentation layers live inside the model, so the exported model takes the
-same raw pixels a camera gives.
+Models take uint8-range float pixels and rescale them inside, so the exported
+model takes the same raw pixels a camera gives. Augmentation (Keras random
+layers) is applied to training batches in the input pipeline, not inside the
+model: random layers default to `training=True` when a model is called or
+exported without a training flag, which would put random ops in the exported
+graph and randomize a plain `model(x)`.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ def resolve_image_size(options: ImageModelOptions, spec: DataSpec) -> tuple[int,
 
 
 def augmentation_layers(options: ImageModelOptions) -> list[layers.Layer]:
-    """Returns the train-only augmentation layers (they pass inputs through at inference)."""
+    """Returns the augmentation layers applied to training batches (none when `augment` is off)."""
     if not options.augment:
         return []
     augment = [
@@ -141,10 +144,7 @@ def build_small_cnn(options: SmallCNNOptions, spec: DataSpec) -> keras.Model:
     """
     height, width = resolve_image_size(options, spec)
     inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
-    x = inputs
-    for layer in augmentation_layers(options):
-        x = layer(x)
-    x = layers.Rescaling(1.0 / 255.0)(x)
+    x = layers.Rescaling(1.0 / 255.0)(inputs)
     blocks = min(4, max(2, int(math.log2(min(height, width))) - 1))
     for block in range(blocks):
         filters = options.filters * 2**block
@@ -167,8 +167,6 @@ def build_mobilenet_v3_small(options: MobileNetV3SmallOptions, spec: DataSpec) -
     height, width = resolve_image_size(options, spec)
     inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
     x = inputs
-    for layer in augmentation_layers(options):
-        x = layer(x)
     if spec.example_shape[-1] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     backbone = keras.applications.MobileNetV3Small(
@@ -204,6 +202,17 @@ class ImageClassification(ClassificationTask):
     data_kind = "image"
     models = IMAGE_MODELS
     default_model = "small_cnn"
+
+    def __init__(self, model, spec):
+        super().__init__(model, spec)
+        augment = augmentation_layers(self.model_config.options)
+        self._augmenter = keras.Sequential(augment, name="augmentation") if augment else None
+
+    def augment_batch(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Random translation, rotation, zoom (and flip) of a training batch."""
+        if self._augmenter is None:
+            return x, y
+        return self._augmenter(x, training=True), y
 
     def input_size(self) -> tuple[int, int]:
         """Returns the `(height, width)` every image is resized to."""

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from pipelines.config import ConfigError, parse_model_config
-from pipelines.data.base import DataSpec
+from pipelines.data.base import DataSpec, array_split
+from pipelines.train import make_input
 from tasks import get_task
 
 GRAY_8 = DataSpec(kind="image", class_names=("a", "b"), example_shape=(8, 8, 1))
@@ -37,22 +38,30 @@ def test_preprocess_resizes_to_the_configured_size_and_keeps_pixel_range():
     assert unchanged.shape == (8, 8, 1)
 
 
-def test_augmentation_is_active_in_training_only():
+def test_augmentation_applies_to_training_batches_only_never_inside_the_model():
     keras.utils.set_random_seed(0)
-    model = make_task(DataSpec("image", ("a", "b"), (16, 16, 1))).build_model()
+    spec = DataSpec("image", ("a", "b"), (16, 16, 1))
+    task = make_task(spec)
+    model = task.build_model()
+    # No random layers inside: a plain model(x) and an exported model are deterministic.
+    assert not [layer for layer in model.layers if layer.name.startswith("random_")]
     x = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 1)).astype("float32")
-    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
-    # The augmentation stack alone: random in training, identity at inference.
-    augment = keras.Sequential(
-        [layer for layer in model.layers if layer.name.startswith("random_")]
+    np.testing.assert_array_equal(model(x), model(x))
+
+    labels = np.zeros(4, np.int64)
+    split = array_split(x.astype(np.uint8), labels, np.arange(4))
+    train_batch, _ = next(iter(make_input(split, task, 4, training=True, seed=0)))
+    eval_batch, _ = next(iter(make_input(split, task, 4, training=False, seed=0)))
+    np.testing.assert_array_equal(
+        np.sort(eval_batch.numpy().ravel()), np.sort(x.astype(np.uint8).ravel())
     )
-    assert len(augment.layers) == 3
-    np.testing.assert_array_equal(augment(x, training=False), x)
-    assert not np.allclose(augment(x, training=True), x)
-    assert all(
-        not layer.name.startswith("random_")
-        for layer in make_task(augment=False).build_model().layers
+    assert not np.allclose(
+        np.sort(train_batch.numpy(), axis=None), np.sort(eval_batch.numpy(), axis=None)
     )
+
+    plain = make_task(spec, augment=False)
+    unchanged, _ = plain.augment_batch(tf.constant(x), tf.constant(labels))
+    np.testing.assert_array_equal(unchanged, x)
 
 
 def test_mobilenet_repeats_gray_channels_and_loads_local_weights(tmp_path):
