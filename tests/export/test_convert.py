@@ -38,10 +38,12 @@ def test_every_variant_converts_with_builtin_ops_and_runs(small_model, tmp_path,
 
 def test_a_non_unrolled_gru_is_refused_with_the_op_and_the_layer(tmp_path):
     inputs = keras.Input((5, 3))
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GRU(4, name="my_gru")(inputs))
+    recurrent = keras.layers.GRU(4, name="my_gru")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(recurrent)
     saved = export_saved_model(keras.Model(inputs, outputs), tmp_path / "saved_model")
     content = convert(saved, "float32")
-    with pytest.raises(FlexOpsError, match=r"FlexTensorList\w+ in layer '[^']*my_gru[^']*'.*unroll"):
+    message = r"FlexTensorList\w+ in layer '[^']*my_gru[^']*'.*unroll"
+    with pytest.raises(FlexOpsError, match=message):
         check_builtin_ops(content, "float32", allow_flex=False)
     assert not check_builtin_ops(content, "float32", allow_flex=True)
 
