@@ -24,7 +24,6 @@ import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
-QUANTIZED_VARIANTS = ("dynamic_int8", "int8")
 _BUILTINS = tf.lite.OpsSet.TFLITE_BUILTINS
 _FIXES = {
     "TensorList": "unroll the recurrent layer (unroll=True on GRU/LSTM over a fixed length)",

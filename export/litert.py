@@ -51,10 +51,6 @@ class LiteRTModel:
         scale, zero_point = self._output["quantization"]
         return float(scale), int(zero_point)
 
-    def op_names(self) -> list[str]:
-        """The distinct operator names of the model (after delegation)."""
-        return sorted({op["op_name"] for op in self.interpreter._get_ops_details()})
-
     def predict(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Runs the model on a batch of float inputs.
 

@@ -22,8 +22,6 @@ import yaml
 
 from pipelines.registry import closest_hint
 
-STRATEGIES = ("auto", "cpu", "mirrored", "multi_worker", "tpu")
-
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type."""

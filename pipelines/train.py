@@ -173,22 +173,27 @@ class BestModelCheckpoint(keras.callbacks.Callback):
                 self.model.save(tmp)
 
 
+def early_stopping(config: TrainConfig, verbose: int = 1) -> list[keras.callbacks.Callback]:
+    """Early stopping on validation loss, restoring the best weights; none if `patience` is null."""
+    if config.patience is None:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=verbose
+        )
+    ]
+
+
 def build_callbacks(config: TrainConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
     """The callbacks of every run: backup, early stopping, checkpoint, history, TensorBoard."""
-    callbacks = [
+    return [
         # Keeps the current and the previous state, so a kill during a backup write still resumes.
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
         HistoryRecorder(run_dir / HISTORY_FILE),
         BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
         keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR), profile_batch=0),
+        *early_stopping(config),
     ]
-    if config.patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
-            )
-        )
-    return callbacks
 
 
 def fit(
@@ -253,19 +258,12 @@ def fit_quietly(
         The wall time of `fit` in seconds.
     """
     global_batch = config.batch_size * replicas
-    callbacks = []
-    if config.patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True
-            )
-        )
     started = time.perf_counter()
     model.fit(
         make_input(dataset.train, task, global_batch, training=True, seed=seed),
         validation_data=make_input(dataset.val, task, global_batch, training=False, seed=seed),
         epochs=config.epochs,
-        callbacks=callbacks,
+        callbacks=early_stopping(config, verbose=0),
         shuffle=False,
         verbose=0,
     )

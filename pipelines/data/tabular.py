@@ -20,11 +20,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import logging
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,8 +30,6 @@ import pandas as pd
 from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
 from pipelines.registry import closest_hint
-
-logger = logging.getLogger(__name__)
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean")
 MAX_INTEGER_CATEGORIES = 10  # Integer columns with at most this many values are categorical.
@@ -92,10 +88,6 @@ class TabularSchema:
     feature_variance: tuple[float, ...]
     target_mean: float = 0.0
     target_std: float = 1.0
-
-    def to_json(self) -> dict[str, Any]:
-        """Returns the schema as JSON-ready data (for run results and edge bundles)."""
-        return dataclasses.asdict(self)
 
 
 def read_csv_table(path: Path) -> pd.DataFrame:
@@ -429,10 +421,8 @@ def load_table(
     parts = split_indices(
         labels, (config.val_fraction, config.test_fraction), seed, class_names or None
     )
-    dataset = resplit(*parts)
-    for note in dataset.notes[1:]:
-        logger.warning("%s", note)
-    return dataset
+    # Its notes (imputations, unseen categories, infinities) are logged by the run.
+    return resplit(*parts)
 
 
 def encode_table(

@@ -54,3 +54,14 @@ def test_unknown_variant_and_missing_calibration(tmp_path, small_model):
         convert(saved, "int4")
     with pytest.raises(ValueError, match="representative sample"):
         convert(saved, "int8")
+
+
+def test_latency_and_throughput_are_measured_in_the_interpreter(small_model, tmp_path):
+    saved = export_saved_model(small_model, tmp_path / "saved_model")
+    runtime = LiteRTModel(convert(saved, "float32"))
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    latency = runtime.single_example_latency(x[0], warmup=2, runs=20)
+    assert 0 < latency["median_ms"] <= latency["p90_ms"]
+    assert runtime.throughput(x) > 0
+    # Timing resized the input to one example and back to 64; predictions are unchanged.
+    np.testing.assert_allclose(runtime.predict(x), small_model.predict(x, verbose=0), atol=1e-5)
