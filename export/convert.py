@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
-VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+from pipelines.config import EXPORT_VARIANTS as VARIANTS
+
 _BUILTINS = tf.lite.OpsSet.TFLITE_BUILTINS
 _FIXES = {
     "TensorList": "unroll the recurrent layer (unroll=True on GRU/LSTM over a fixed length)",
@@ -69,8 +70,10 @@ def export_saved_model(model: keras.Model, directory: Path) -> Path:
     return directory
 
 
-def convert(saved_model: Path, variant: str, representative: np.ndarray | None = None) -> bytes:
-    """Converts a SavedModel to one LiteRT variant.
+def make_converter(
+    saved_model: Path, variant: str, representative: np.ndarray | None = None
+) -> tf.lite.TFLiteConverter:
+    """Sets up the converter of one LiteRT variant (the quantization debugger reuses it).
 
     Args:
         saved_model: the SavedModel directory.
@@ -78,7 +81,7 @@ def convert(saved_model: Path, variant: str, representative: np.ndarray | None =
         representative: model-ready inputs to calibrate `int8` on.
 
     Returns:
-        The .tflite bytes.
+        The configured converter.
     """
     if variant not in VARIANTS:
         raise ValueError(
@@ -93,16 +96,33 @@ def convert(saved_model: Path, variant: str, representative: np.ndarray | None =
     if variant == "int8":
         if representative is None or not len(representative):
             raise ValueError("The int8 variant needs a representative sample to calibrate on.")
-        converter.representative_dataset = lambda: (
-            [example[np.newaxis]] for example in representative
-        )
+        converter.representative_dataset = representative_dataset(representative)
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
             tf.lite.OpsSet.SELECT_TF_OPS,
         ]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return converter.convert()
+    return converter
+
+
+def representative_dataset(examples: np.ndarray):
+    """The converter's calibration callable: yields one example at a time, as a batch of one."""
+    return lambda: ([example[np.newaxis]] for example in examples)
+
+
+def convert(saved_model: Path, variant: str, representative: np.ndarray | None = None) -> bytes:
+    """Converts a SavedModel to one LiteRT variant.
+
+    Args:
+        saved_model: the SavedModel directory.
+        variant: one of `VARIANTS`.
+        representative: model-ready inputs to calibrate `int8` on.
+
+    Returns:
+        The .tflite bytes.
+    """
+    return make_converter(saved_model, variant, representative).convert()
 
 
 def operators(content: bytes) -> list[Operator]:

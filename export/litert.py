@@ -7,6 +7,7 @@ reference runner can use it as it is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,14 +77,7 @@ class LiteRTModel:
             Median and 90th-percentile milliseconds.
         """
         self._set_input(example[np.newaxis])
-        for _ in range(warmup):
-            self.interpreter.invoke()
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            self.interpreter.invoke()
-            times.append((time.perf_counter() - started) * 1000)
-        return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+        return time_calls(self.interpreter.invoke, warmup, runs)
 
     def throughput(self, inputs: np.ndarray, repeats: int = 3) -> float:
         """Examples per second for one batch invocation of `inputs` (best of `repeats`)."""
@@ -126,3 +120,19 @@ class LiteRTModel:
         if not np.issubdtype(values.dtype, np.integer):
             return values.astype(np.float32)
         return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def time_calls(call: Callable[[], object], warmup: int, runs: int) -> dict[str, float]:
+    """Times `call` after `warmup` untimed calls.
+
+    Returns:
+        `median_ms` and `p90_ms` over `runs` timed calls.
+    """
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}

@@ -1,7 +1,9 @@
-"""The `tasklab` command line: `run`, `datasets` and `report`.
+"""The `tasklab` command line: `run`, `export`, `report` and `datasets`.
 
-Errors a user can fix (config, data, strategy) print one `error:` line and
-exit with status 2; anything else is a bug and keeps its traceback.
+Errors a user can fix (config, data, strategy, a model that needs Flex ops)
+print one `error:` line and exit with status 2; `tasklab export --strict`
+exits with status 1 when a variant fails its parity gate; anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_USAGE = 2
+EXIT_GATE = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new run even if an identical one was interrupted",
     )
 
+    export = commands.add_parser(
+        "export",
+        help="export a trained run to LiteRT, check every variant against Keras, time it",
+        description="Convert RUN_DIR's model to the LiteRT variants, run each on the whole test "
+        "split (the parity gate), time it, and write RUN_DIR/export/ (the edge bundle), "
+        "export.json and the report's export table.",
+    )
+    export.add_argument("run_dir", help="a run directory printed by `tasklab run`")
+    export.add_argument(
+        "--variants",
+        nargs="+",
+        metavar="VARIANT",
+        help="the variants to export: float32 float16 dynamic_int8 int8 (default: the config's)",
+    )
+    export.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="export.KEY=VALUE",
+        help="override an export setting, e.g. --set export.int8.min_agreement=0.99 "
+        "or --set export.allow_flex=true. Repeatable.",
+    )
+    export.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit with status {EXIT_GATE} when a variant fails its parity gate",
+    )
+
     commands.add_parser(
         "datasets",
         help="list the built-in datasets",
@@ -76,13 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="tasklab: %(message)s", stream=sys.stderr)
+    from export.convert import FlexOpsError
     from pipelines.config import ConfigError
     from pipelines.data import DataError
     from pipelines.strategy import StrategyError
 
     try:
         return _COMMANDS[args.command](args)
-    except (ConfigError, DataError, StrategyError, LookupError, FileNotFoundError) as error:
+    except (
+        ConfigError,
+        DataError,
+        StrategyError,
+        FlexOpsError,
+        LookupError,
+        FileNotFoundError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -104,6 +144,30 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from export.stage import ExportGateError, enforce_gate
+    from pipelines.run import export_run
+
+    overrides = list(args.overrides)
+    if args.variants:
+        overrides.append(f"export.variants=[{','.join(args.variants)}]")
+    result = export_run(args.run_dir, overrides)
+    for entry in result["variants"]:
+        agreement = "n/a" if entry["agreement"] is None else f"{entry['agreement']:.4f}"
+        print(
+            f"{entry['name']:<18} {entry['size_bytes']:>10,} B  agreement {agreement}  "
+            f"{entry['latency_ms_median']:.3f} ms  {'passed' if entry['passed'] else 'FAILED'}"
+        )
+    print(f"{args.run_dir.rstrip('/')}/export")
+    if args.strict:
+        try:
+            enforce_gate(result)
+        except ExportGateError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_GATE
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from pipelines.data import BUILTIN_DATASETS
 
@@ -120,7 +184,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "datasets": _datasets, "report": _report}
+_COMMANDS = {"run": _run, "export": _export, "datasets": _datasets, "report": _report}
 
 
 if __name__ == "__main__":

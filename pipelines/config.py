@@ -174,6 +174,86 @@ class CompareConfig:
             raise ConfigError(f"compare.alpha must be between 0 and 1. Received: {self.alpha}.")
 
 
+EXPORT_VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """The parity gate one exported variant must pass against the Keras model.
+
+    Attributes:
+        min_agreement: least fraction of test examples whose top-1 class equals
+            the Keras model's (classification only; regression has no classes).
+        max_abs_diff: largest allowed absolute difference of any output value
+            (probabilities, or predicted values for regression); null: not checked.
+        max_metric_drop: largest allowed loss in the primary test metric: in
+            absolute terms for scores (accuracy 0.99 -> 0.98 is a drop of 0.01),
+            relative to the Keras value for errors (RMSE 50 -> 50.5 is 0.01);
+            null: not checked.
+    """
+
+    min_agreement: float = 0.98
+    max_abs_diff: float | None = None
+    max_metric_drop: float | None = 0.01
+
+    def __post_init__(self):
+        if not 0 <= self.min_agreement <= 1:
+            raise ConfigError(
+                f"min_agreement must be between 0 and 1. Received: {self.min_agreement}."
+            )
+        for name in ("max_abs_diff", "max_metric_drop"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} must be >= 0 (or null). Received: {value}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """LiteRT export: which variants, how they are calibrated, checked and timed.
+
+    Attributes:
+        variants: the LiteRT variants to export (`[]` turns the stage off):
+            `float32`, `float16` (weights), `dynamic_int8` (int8 weights) and
+            `int8` (full integer, int8 input and output).
+        allow_flex: accept models that need Flex (select TF) ops; the device
+            must then link the Flex delegate.
+        representative_size: train examples (stratified) that calibrate `int8`.
+        num_threads: LiteRT interpreter threads for the timings (1, like a
+            small device).
+        latency_runs: timed single-example invocations (after 10 warm-up ones).
+        triage_layers: when `int8` fails its gate, this many of the layers
+            with the worst quantization error are kept in float for a retry.
+        float32: gate of the float32 variant.
+        float16: gate of the float16 variant.
+        dynamic_int8: gate of the dynamic-range int8 variant.
+        int8: gate of the full-integer int8 variant (and of its triage retry).
+    """
+
+    variants: tuple[Literal["float32", "float16", "dynamic_int8", "int8"], ...] = EXPORT_VARIANTS
+    allow_flex: bool = False
+    representative_size: int = 300
+    num_threads: int = 1
+    latency_runs: int = 100
+    triage_layers: int = 3
+    float32: GateConfig = GateConfig(min_agreement=0.999, max_abs_diff=1e-4, max_metric_drop=None)
+    float16: GateConfig = GateConfig(min_agreement=0.99, max_metric_drop=0.005)
+    dynamic_int8: GateConfig = GateConfig(min_agreement=0.98, max_metric_drop=0.01)
+    int8: GateConfig = GateConfig(min_agreement=0.98, max_metric_drop=0.01)
+
+    def __post_init__(self):
+        if len(set(self.variants)) != len(self.variants):
+            raise ConfigError(f"export.variants lists a variant twice: {list(self.variants)}.")
+        for name in ("representative_size", "num_threads", "latency_runs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"export.{name} must be >= 1. Received: {getattr(self, name)}.")
+        if self.triage_layers < 0:
+            raise ConfigError(f"export.triage_layers must be >= 0. Received: {self.triage_layers}.")
+
+    def gate(self, variant: str) -> GateConfig:
+        """The gate of a variant (a triage retry of `int8` uses `int8`'s)."""
+        return getattr(self, variant.split("_selective")[0])
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Which model the task builds, and its options.
@@ -206,6 +286,7 @@ class RunConfig:
         baselines: the classical baselines to compare with (default: all;
             `[]` turns the comparison off).
         compare: how the comparison is run.
+        export: the LiteRT export and its parity gate.
     """
 
     name: str
@@ -217,6 +298,7 @@ class RunConfig:
     seed: int = 0
     baselines: tuple[str, ...] | None = None
     compare: CompareConfig = dataclasses.field(default_factory=CompareConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
 
 _SECTIONS = {
@@ -224,6 +306,7 @@ _SECTIONS = {
     "train": TrainConfig,
     "strategy": StrategyConfig,
     "compare": CompareConfig,
+    "export": ExportConfig,
 }
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -377,7 +460,10 @@ def parse_section(cls: type, raw: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     _check_keys(raw, list(fields), where)
     hints = typing.get_type_hints(cls)
-    values = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in raw.items()}
+    values = {
+        key: _coerce(_onto_default(fields[key], value), hints[key], f"{where}.{key}")
+        for key, value in raw.items()
+    }
     missing = [
         name
         for name, f in fields.items()
@@ -393,6 +479,17 @@ def parse_section(cls: type, raw: Any, where: str) -> Any:
         raise
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
+
+
+def _onto_default(field: dataclasses.Field, value: Any) -> Any:
+    """A partial mapping for a nested section fills in that field's own defaults.
+
+    `export.float32: {min_agreement: 0.99}` keeps float32's default
+    `max_abs_diff`, not the generic default of the section's class.
+    """
+    if dataclasses.is_dataclass(field.default) and isinstance(value, Mapping):
+        return {**config_to_dict(field.default), **value}
+    return value
 
 
 def config_to_dict(config: Any) -> Any:
@@ -463,6 +560,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         return tuple(_coerce(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
     if annotation is Any:
         return value
+    if annotation is float and isinstance(value, str):
+        # PyYAML reads `1e-9` (no dot) as a string, a common trap for thresholds.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     ok = (
         isinstance(value, bool)
         if annotation is bool

@@ -61,6 +61,7 @@ def evaluate_classification(
     """
     labels = np.arange(len(class_names))
     y_true = np.asarray(y_true)
+    probabilities = _normalized(probabilities)
     y_pred = probabilities.argmax(axis=1)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
@@ -202,3 +203,15 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) 
     if len(labels) == 2:
         return float(skm.roc_auc_score(y_true, probabilities[:, 1]))
     return float(skm.roc_auc_score(y_true, probabilities, multi_class="ovr", labels=labels))
+
+
+def _normalized(probabilities: np.ndarray) -> np.ndarray:
+    """Rows rescaled to sum to 1 (argmax unchanged).
+
+    Quantized models output probabilities on a grid of int8 steps whose rows
+    sum to 1 only approximately, which ROC-AUC and log loss refuse.
+    """
+    probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, None)
+    totals = probabilities.sum(axis=1, keepdims=True)
+    uniform = np.full_like(probabilities, 1.0 / max(probabilities.shape[1], 1))
+    return np.where(totals > 0, probabilities / np.where(totals > 0, totals, 1.0), uniform)

@@ -43,6 +43,8 @@ def write_report(run_dir: str | Path) -> Path:
     config_file = run_dir / "config.yaml"
     baselines_file = run_dir / "baselines.json"
     comparison = io.read_json(baselines_file) if baselines_file.is_file() else None
+    export_file = run_dir / "export.json"
+    export = io.read_json(export_file) if export_file.is_file() else None
     plots = {
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(
@@ -63,6 +65,7 @@ def write_report(run_dir: str | Path) -> Path:
             metrics=metrics,
             manifest=manifest,
             comparison=comparison,
+            export=export,
             history=history,
             config_yaml=config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
             plots={

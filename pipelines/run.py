@@ -16,16 +16,19 @@ import datetime
 import importlib.metadata
 import logging
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import keras
 import tensorflow as tf
+import yaml
 
 from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines, compare_models
+from export.stage import export_model
 from pipelines import io
-from pipelines.config import RunConfig, dump_config
-from pipelines.data import Dataset, load_dataset
+from pipelines.config import ConfigError, RunConfig, apply_overrides, dump_config, parse_config
+from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
 from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
@@ -156,7 +159,57 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
         comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
         io.write_json(run_dir / BASELINES_FILE, comparison)
         logger.info("Verdict: %s", comparison["verdict"])
+
+    if config.export.variants:
+        export_model(model, task, dataset, config, run_dir)
     return metrics
+
+
+def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Exports (again) the LiteRT variants of a finished run: `tasklab export RUN_DIR`.
+
+    The run's dataset is reloaded with its recorded config and seed, so the
+    test split and the calibration sample are the ones of the run; the data
+    must not have changed since (its fingerprint is checked).
+
+    Args:
+        run_dir: a run directory holding `model.keras`.
+        overrides: `export.KEY=VALUE` settings (e.g. `export.variants=[int8]`);
+            only the export section can change after training.
+
+    Returns:
+        What `export.json` holds (the report is rebuilt too).
+    """
+    run_dir = Path(run_dir)
+    for required in (CONFIG_FILE, MANIFEST_FILE, MODEL_FILE):
+        if not (run_dir / required).is_file():
+            raise FileNotFoundError(
+                f"'{run_dir}' holds no {required}: it is not a trained run directory. "
+                "Pass the directory that `tasklab run` printed."
+            )
+    not_export = [o for o in overrides if not o.strip().startswith("export.")]
+    if not_export:
+        raise ConfigError(
+            f"Only export.* settings can change after training. Received: {not_export}."
+        )
+    raw = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    config = parse_config(apply_overrides(raw, overrides))
+    if not config.export.variants:
+        raise ConfigError("export.variants is empty: name at least one variant to export.")
+    make_strategy(config.strategy)  # Splits the CPU as in training, before TF starts.
+    task_cls = get_task(config.task)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem)
+    recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
+    if recorded and recorded != dataset.fingerprint:
+        raise DataError(
+            f"The data at {config.data.uri} changed since the run (fingerprint "
+            f"{dataset.fingerprint} vs {recorded}), so its test split is not the run's. "
+            "Export from a new run on the current data."
+        )
+    model = keras.saving.load_model(run_dir / MODEL_FILE, compile=False, safe_mode=True)
+    result = export_model(model, task_cls(config.model, dataset.spec), dataset, config, run_dir)
+    write_report(run_dir)
+    return result
 
 
 def build_metrics(

@@ -10,6 +10,7 @@ The pipeline calls its hooks in this order (names follow tensorflow/models'
     model = task.build_model()      # inside strategy.scope()
     task.compile(model, optimizer)  # loss and metrics from build_losses/build_metrics
     task.evaluate(y_true, outputs)  # held-out metrics with intervals
+    task.edge_input()               # what a device does to a raw input (export bundle)
 
 A concrete task only binds classes and defaults: its model registry, its
 default model and its per-example preprocessing.
@@ -115,6 +116,14 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def baseline_features(self, split: Split) -> pd.DataFrame:
         """The split as a 2-D feature table for classical baselines (rows in label order)."""
+
+    @abc.abstractmethod
+    def edge_input(self) -> dict[str, Any]:
+        """Describes, for `preprocessing.json`, how a device turns a raw input into the model's.
+
+        Returns:
+            JSON data with at least `kind`; read by `export.edge_inputs`.
+        """
 
     @abc.abstractmethod
     def build_losses(self) -> keras.losses.Loss:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -225,6 +225,20 @@ class ImageClassification(ClassificationTask):
         if tuple(self.spec.example_shape[:2]) != size or not image.shape[:2].is_fully_defined():
             image = tf.image.resize(image, size)
         return image, tf.cast(y, tf.int32)
+
+    def edge_input(self) -> dict[str, Any]:
+        """An image file, decoded to 0..255 pixels and resized bilinearly; the model rescales."""
+        height, width = self.input_size()
+        return {
+            "kind": "image",
+            "height": height,
+            "width": width,
+            "channels": int(self.spec.example_shape[-1]),
+            "color": "grayscale" if self.spec.example_shape[-1] == 1 else "rgb",
+            "value_range": [0.0, 255.0],
+            "resize": "bilinear",
+            "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",
+        }
 
     def baseline_features(self, split: Split) -> pd.DataFrame:
         """Pixels in [0, 1], downscaled to at most 32x32 pixels per channel, one row per image."""

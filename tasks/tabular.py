@@ -10,6 +10,7 @@ the target's units with the train mean and standard deviation.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import keras
 import pandas as pd
@@ -18,6 +19,7 @@ from keras import layers
 
 from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
+from pipelines.data.tabular import MISSING
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
 
@@ -92,6 +94,31 @@ class TabularFeatures:
 
     def baseline_features(self, split: Split) -> pd.DataFrame:
         return split.frame
+
+    def edge_input(self) -> dict[str, Any]:
+        """A raw table row (text fields by column name), encoded as the train encoder does.
+
+        The model normalizes the features itself (its Normalization layer
+        holds the train statistics), so the encoded vector goes in as it is.
+        """
+        schema = self.spec.schema
+        return {
+            "kind": "tabular",
+            "target": schema.target,
+            "feature_names": list(schema.feature_names),
+            "columns": [
+                {
+                    "name": column.name,
+                    "kind": column.kind,
+                    "fill_value": column.fill_value,
+                    "indicator": column.indicator,
+                    "categories": list(column.categories),
+                    "missing_category": MISSING,
+                }
+                for column in schema.columns
+            ],
+            "scaling": "none: the model normalizes the encoded features itself",
+        }
 
 
 @register_task

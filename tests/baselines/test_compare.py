@@ -19,7 +19,7 @@ from tests.conftest import REPO
 def breast_cancer_run(tmp_path_factory):
     # One repetition of 2-fold CV keeps this fast; the 5x2 shape is covered by test_stats.
     config = load_config(
-        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=10", "compare.repeats=1"]
+        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=10", "compare.repeats=1", "export.variants=[]"]
     )
     return run(config, runs_dir=tmp_path_factory.mktemp("runs"))
 
@@ -72,7 +72,12 @@ def test_saved_xgboost_json_reloads_and_predicts_the_same(breast_cancer_run):
 def test_regression_comparison_on_the_held_out_split(tmp_path):
     config = load_config(
         REPO / "configs" / "diabetes.yaml",
-        ["train.epochs=40", "compare.cv_max_rows=0", "baselines=[xgboost,linear,dummy]"],
+        [
+            "train.epochs=40",
+            "compare.cv_max_rows=0",
+            "baselines=[xgboost,linear,dummy]",
+            "export.variants=[]",
+        ],
     )
     comparison = io.read_json(run(config, runs_dir=tmp_path).run_dir / "baselines.json")
     assert (comparison["primary_metric"], comparison["higher_is_better"]) == ("rmse", False)
@@ -143,6 +148,7 @@ def test_csv_run_with_categories_and_missing_values(tmp_path):
             "train": {"epochs": 30, "batch_size": 16, "learning_rate": 0.01},
             "baselines": ["xgboost", "linear"],
             "compare": {"cv_max_rows": 0},
+            "export": {"variants": []},
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")

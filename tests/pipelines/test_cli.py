@@ -27,7 +27,7 @@ def test_run_then_report_end_to_end(tmp_path):
     runs = tmp_path / "runs"
     done = tasklab(
         "run", "configs/digits.yaml", "--set", "train.epochs=2", "--set", "baselines=[dummy]",
-        "--set", "compare.cv_max_rows=0", "--runs-dir", str(runs),
+        "--set", "compare.cv_max_rows=0", "--set", "export.variants=[]", "--runs-dir", str(runs),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip().splitlines()[-1])  # The run directory is printed last.
@@ -48,7 +48,7 @@ def test_mirrored_from_the_command_line_records_two_replicas(tmp_path):
     done = tasklab(
         "run", "configs/digits.yaml", "--set", "strategy.name=mirrored",
         "--set", "strategy.devices=2", "--set", "train.epochs=2", "--set", "baselines=[]",
-        "--runs-dir", str(tmp_path),
+        "--set", "export.variants=[]", "--runs-dir", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     metrics = io.read_json(Path(done.stdout.strip().splitlines()[-1]) / "metrics.json")
@@ -119,7 +119,8 @@ def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
     def deterministic_run(runs_dir):
         done = tasklab(
             "run", "configs/digits.yaml", "--set", "train.deterministic=true",
-            "--set", "train.epochs=2", "--set", "baselines=[]", "--runs-dir", str(runs_dir),
+            "--set", "train.epochs=2", "--set", "baselines=[]", "--set", "export.variants=[]",
+            "--runs-dir", str(runs_dir),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         run_dir = Path(done.stdout.strip().splitlines()[-1])

@@ -17,7 +17,7 @@ from tests.conftest import REPO
 def digits_config(*overrides):
     # Baselines are tested in tests/baselines; these runs test the training pipeline.
     return load_config(
-        REPO / "configs" / "digits.yaml", ["train.epochs=3", "baselines=[]", *overrides]
+        REPO / "configs" / "digits.yaml", ["train.epochs=3", "baselines=[]", "export.variants=[]", *overrides]
     )
 
 
@@ -112,6 +112,7 @@ def test_folder_run_skips_a_corrupt_file_and_says_so(image_folder, tmp_path):
             "train": {"epochs": 12, "batch_size": 8, "learning_rate": 0.01, "patience": None},
             "strategy": {"name": "cpu"},
             "baselines": [],
+            "export": {"variants": []},
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")
@@ -130,6 +131,7 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
             "train": {"epochs": 1, "batch_size": 16},
             "strategy": {"name": "cpu"},
             "baselines": ["dummy"],  # tfds streams cannot be re-split: held-out comparison only.
+            "export": {"variants": []},
         }
     )
     with tfds.testing.mock_data(num_examples=120):
@@ -143,7 +145,7 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
 
 def test_breast_cancer_classification_run(tmp_path):
     config = load_config(
-        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15", "baselines=[]"]
+        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15", "baselines=[]", "export.variants=[]"]
     )
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics

@@ -1,0 +1,165 @@
+"""Raw inputs -> model inputs on the device side, from `preprocessing.json` alone.
+
+Imports only numpy, the standard library and Pillow (for image files): never
+TensorFlow or pandas, so it runs where the LiteRT runtime runs. It mirrors
+the training pipeline's preprocessing (`ImageClassification.preprocess`,
+`TabularEncoder.features`); tests check both give the same model inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# pandas' default missing-value markers: a raw CSV field equal to one of these
+# was missing when the encoder was fitted, so it is missing here too.
+NA_VALUES = frozenset(
+    [
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+) | {""}
+TRUE_VALUES = frozenset({"true", "yes", "t", "y", "1"})
+
+
+class EdgeInputError(ValueError):
+    """A raw input cannot be turned into a model input; the message says why and what to do."""
+
+
+def load_image(path: Path, image: Mapping[str, Any]) -> np.ndarray:
+    """Reads an image file as the model's float input.
+
+    Args:
+        path: a PNG, JPEG, BMP or GIF file.
+        image: the `input` section of `preprocessing.json` (height, width, channels).
+
+    Returns:
+        `(height, width, channels)` float32 pixel values in 0..255.
+    """
+    from PIL import Image, UnidentifiedImageError  # Only image bundles need Pillow.
+
+    try:
+        with Image.open(path) as opened:
+            converted = opened.convert("L" if image["channels"] == 1 else "RGB")
+    except (UnidentifiedImageError, OSError) as error:
+        raise EdgeInputError(f"'{path}' is not a readable image ({error}).") from None
+    size = (image["width"], image["height"])
+    if converted.size != size:
+        # The training pipeline resizes bilinearly without antialiasing; Pillow's
+        # bilinear is close but not bit-identical: see the bundle's README note.
+        converted = converted.resize(size, Image.Resampling.BILINEAR)
+    pixels = np.asarray(converted, dtype=np.float32)
+    return pixels.reshape(image["height"], image["width"], image["channels"])
+
+
+def read_csv_rows(path: Path, columns: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, str]]:
+    """Yields the rows of a CSV file with a header that names every input column.
+
+    Raises:
+        EdgeInputError: when a column the model needs is absent.
+    """
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [column["name"] for column in columns if column["name"] not in header]
+        if missing:
+            raise EdgeInputError(
+                f"'{path}' lacks the column(s) {missing} the model needs. Its header: {header}. "
+                "Give every input column of the training data (the target may be left out)."
+            )
+        for row in reader:
+            if any(value for value in row.values() if value is not None):
+                yield row
+
+
+def encode_row(row: Mapping[str, str], columns: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Encodes one raw row (text fields) as the model's feature vector.
+
+    Numeric and boolean columns become their value (missing: the train
+    median, plus a `__missing` flag where the encoder has one); categorical
+    columns a one-hot block over the train categories and an `<other>` slot.
+
+    Args:
+        row: column name -> raw text.
+        columns: the `input.columns` list of `preprocessing.json`.
+
+    Returns:
+        The float32 feature vector.
+    """
+    features: list[float] = []
+    for column in columns:
+        raw = row.get(column["name"])
+        raw = "" if raw is None else raw
+        if column["kind"] == "categorical":
+            features.extend(_one_hot(raw, column))
+            continue
+        value = _as_number(raw, column)
+        missing = value is None
+        features.append(column["fill_value"] if missing else value)
+        if column["indicator"]:
+            features.append(1.0 if missing else 0.0)
+    return np.asarray(features, dtype=np.float32)
+
+
+def _as_number(raw: str, column: Mapping[str, Any]) -> float | None:
+    """A numeric or boolean field as a float; None when missing or infinite."""
+    if raw in NA_VALUES:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        if column["kind"] == "boolean":
+            return 1.0 if raw.strip().lower() in TRUE_VALUES else 0.0
+        raise EdgeInputError(
+            f"Column '{column['name']}' is {column['kind']} but holds {raw!r}. Fix the value or "
+            "leave it empty to mark it missing."
+        ) from None
+    return None if math.isinf(value) or math.isnan(value) else value
+
+
+def _one_hot(raw: str, column: Mapping[str, Any]) -> list[float]:
+    categories = column["categories"]
+    text = column["missing_category"] if raw in NA_VALUES else raw
+    position = _category_position(text, categories)
+    block = [0.0] * (len(categories) + 1)  # The last slot is `<other>`.
+    block[len(categories) if position is None else position] = 1.0
+    return block
+
+
+def _category_position(text: str, categories: Sequence[str]) -> int | None:
+    if text in categories:
+        return categories.index(text)
+    # Integer-coded categories: pandas wrote 3 as "3" or "3.0" depending on the
+    # column's dtype; match by value so both spellings find the train category.
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    for position, category in enumerate(categories):
+        try:
+            if float(category) == value:
+                return position
+        except ValueError:
+            continue
+    return None

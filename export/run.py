@@ -1,0 +1,124 @@
+"""The edge reference runner: a bundle and raw inputs in, predicted labels out.
+
+    python -m export.run runs/digits-.../export digit.png
+    python -m export.run runs/breast_cancer-.../export rows.csv --variant int8
+
+Uses only the LiteRT runtime (`ai_edge_litert`), numpy, the standard library
+and Pillow for image files: never TensorFlow. It is what a device runs, and
+the reference a port to another language is checked against. Image inputs
+are image files; tabular inputs are CSV files with a header (one prediction
+per row; the target column may be present and is ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows
+from export.litert import LiteRTModel
+
+PREPROCESSING_FILE = "preprocessing.json"
+_TOP = 3
+
+
+class EdgeBundle:
+    """An export bundle: its `preprocessing.json` and one loaded LiteRT variant.
+
+    Args:
+        directory: the bundle (`RUN_DIR/export`).
+        variant: the variant to run (default: the bundle's `default_variant`,
+            the smallest that passed its parity gate).
+        num_threads: LiteRT interpreter threads.
+    """
+
+    def __init__(self, directory: Path, variant: str | None = None, num_threads: int = 1):
+        spec_file = Path(directory) / PREPROCESSING_FILE
+        if not spec_file.is_file():
+            raise EdgeInputError(
+                f"'{directory}' holds no {PREPROCESSING_FILE}: it is not an export bundle. "
+                "Pass the export/ folder of a run (made by `tasklab export RUN_DIR`)."
+            )
+        self.spec = json.loads(spec_file.read_text(encoding="utf-8"))
+        self.variant = variant or self.spec["default_variant"]
+        if self.variant not in self.spec["variants"]:
+            raise EdgeInputError(
+                f"The bundle has no variant '{self.variant}'. Its variants: "
+                f"{sorted(self.spec['variants'])}."
+            )
+        model_file = Path(directory) / self.spec["variants"][self.variant]["file"]
+        self.model = LiteRTModel(model_file, num_threads=num_threads)
+
+    def inputs_from(self, path: Path) -> Iterator[tuple[str, np.ndarray]]:
+        """Yields `(name, model input)` for one input file (a CSV file gives one per row)."""
+        if not path.is_file():
+            raise EdgeInputError(f"The input '{path}' does not exist.")
+        described = self.spec["input"]
+        if described["kind"] == "image":
+            yield str(path), load_image(path, described)
+        elif described["kind"] == "tabular":
+            for number, row in enumerate(read_csv_rows(path, described["columns"]), start=1):
+                yield f"{path}:row {number}", encode_row(row, described["columns"])
+        else:
+            raise EdgeInputError(f"This runner cannot read '{described['kind']}' inputs.")
+
+    def predict(self, inputs: np.ndarray) -> list[dict[str, Any]]:
+        """Runs the model on model-ready inputs; returns one prediction per input."""
+        outputs = self.model.predict(inputs.astype(np.float32))
+        if self.spec["problem"] != "classification":
+            return [{"value": float(row[0])} for row in outputs]
+        names = self.spec["class_names"]
+        predictions = []
+        for row in outputs:
+            top = np.argsort(row)[::-1][:_TOP]
+            predictions.append(
+                {
+                    "label": names[int(top[0])],
+                    "index": int(top[0]),
+                    "score": float(row[top[0]]),
+                    "top": {names[int(i)]: float(row[i]) for i in top},
+                }
+            )
+        return predictions
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Prints one prediction per input (tab-separated, or JSON lines with `--json`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m export.run",
+        description="Runs an exported LiteRT model on raw inputs (image files or CSV rows).",
+    )
+    parser.add_argument("bundle", type=Path, help="the export/ folder of a run")
+    parser.add_argument("inputs", type=Path, nargs="+", help="image files, or CSV files")
+    parser.add_argument("--variant", help="the variant to run (default: the bundle's default)")
+    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    args = parser.parse_args(argv)
+    try:
+        bundle = EdgeBundle(args.bundle, args.variant, args.threads)
+        named = [item for path in args.inputs for item in bundle.inputs_from(path)]
+    except EdgeInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not named:
+        print("error: the inputs hold no rows to predict.", file=sys.stderr)
+        return 2
+    predictions = bundle.predict(np.stack([model_input for _, model_input in named]))
+    for (name, _), prediction in zip(named, predictions, strict=True):
+        if args.json:
+            print(json.dumps({"input": name, "variant": bundle.variant, **prediction}))
+        elif "label" in prediction:
+            print(f"{name}\t{prediction['label']}\t{prediction['score']:.4f}")
+        else:
+            print(f"{name}\t{prediction['value']:.6g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

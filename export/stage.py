@@ -1,0 +1,369 @@
+"""The export stage: LiteRT variants through the parity gate, timed, and packed as an edge bundle.
+
+For each configured variant: convert from one SavedModel, check the operators
+(builtin only unless allowed), run it in the LiteRT interpreter on the whole
+test split, compare with the Keras model (the parity gate), and time it. A
+full-int8 variant that fails its gate is triaged with the quantization
+debugger and retried with its worst layers in float; both attempts are kept.
+
+The run directory gets:
+
+    export/                     the edge bundle (what a device needs)
+        float32.tflite ...      one file per variant
+        labels.txt              one class name per line, in output order
+        preprocessing.json      input shape, dtype, scaling, quantization, encodings
+        saved_model/            for TF Serving
+        model.keras             the Keras model
+    export.json                 the variant table (sizes, parity, latency, pass/fail)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from export.convert import check_builtin_ops, convert, export_saved_model, operators
+from export.litert import LiteRTModel, time_calls
+from export.parity import measure_parity
+from export.triage import convert_keeping_float, rank_layers
+from pipelines import io
+from pipelines.config import ExportConfig, RunConfig
+from pipelines.data import Dataset
+from pipelines.data.base import Split
+from pipelines.evaluate import Evaluation
+from pipelines.train import make_input
+from tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FILE = "export.json"
+BUNDLE_DIR = "export"
+PREPROCESSING_FILE = "preprocessing.json"
+LABELS_FILE = "labels.txt"
+SELECTIVE_SUFFIX = "_selective"
+_WARMUP = 10
+_THROUGHPUT_BATCH = 256
+
+
+class ExportGateError(RuntimeError):
+    """A variant failed its parity gate (raised only when asked to be strict)."""
+
+
+def export_model(
+    model: keras.Model,
+    task: Task,
+    dataset: Dataset,
+    config: RunConfig,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """Exports the configured LiteRT variants of a trained model and writes the bundle.
+
+    Args:
+        model: the trained Keras model.
+        task: the run's task (preprocessing, evaluation, edge input description).
+        dataset: the run's dataset, split as in training.
+        config: the run config; its `export` section says what to export.
+        run_dir: the run directory; gets `export/` and `export.json`.
+
+    Returns:
+        What `export.json` holds.
+
+    Raises:
+        FlexOpsError: when a variant needs Flex ops and `export.allow_flex` is off.
+    """
+    export_config = config.export
+    test_inputs = split_inputs(dataset.test, task, config.train.batch_size, config.seed)
+    keras_outputs = model.predict(test_inputs, batch_size=config.train.batch_size, verbose=0)
+    keras_evaluation = task.evaluate(dataset.test.labels, keras_outputs, config.seed)
+    representative = representative_sample(dataset, task, config)
+    logger.info(
+        "Export: %s on %d test examples (%d calibration examples)",
+        list(export_config.variants),
+        len(test_inputs),
+        len(representative),
+    )
+    staging = run_dir / f".{BUNDLE_DIR}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    saved_model = export_saved_model(model, staging / "saved_model")
+    shutil.copy2(run_dir / "model.keras", staging / "model.keras")
+
+    context = _VariantContext(
+        saved_model=saved_model,
+        staging=staging,
+        config=export_config,
+        task=task,
+        labels=dataset.test.labels,
+        test_inputs=test_inputs,
+        keras_outputs=keras_outputs,
+        keras_evaluation=keras_evaluation,
+        representative=representative,
+        seed=config.seed,
+    )
+    variants = []
+    for name in export_config.variants:
+        entry = context.export_variant(name)
+        variants.append(entry)
+        if name == "int8" and not entry["passed"] and export_config.triage_layers:
+            variants.append(context.triage_int8())
+    _add_size_ratios(variants)
+
+    io.write_text(staging / LABELS_FILE, "".join(f"{n}\n" for n in dataset.spec.class_names))
+    io.write_json(
+        staging / PREPROCESSING_FILE, preprocessing_spec(task, config, test_inputs, variants)
+    )
+    _replace_dir(staging, run_dir / BUNDLE_DIR)
+    result = {
+        "bundle": BUNDLE_DIR,
+        "test_examples": len(test_inputs),
+        "calibration_examples": len(representative),
+        "num_threads": export_config.num_threads,
+        "primary_metric": keras_evaluation.primary,
+        "higher_is_better": keras_evaluation.higher_is_better,
+        "keras": {
+            "metrics": keras_evaluation.metrics,
+            "size_bytes": (run_dir / BUNDLE_DIR / "model.keras").stat().st_size,
+            **_prefixed(keras_latency(model, test_inputs[0], export_config.latency_runs)),
+        },
+        "xgboost": xgboost_latency(run_dir, task, dataset.test, export_config.latency_runs),
+        "variants": variants,
+        "all_passed": all(entry["passed"] for entry in variants),
+    }
+    io.write_json(run_dir / EXPORT_FILE, result)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class _VariantContext:
+    """What exporting, checking and timing one variant needs (shared by every variant)."""
+
+    saved_model: Path
+    staging: Path
+    config: ExportConfig
+    task: Task
+    labels: np.ndarray
+    test_inputs: np.ndarray
+    keras_outputs: np.ndarray
+    keras_evaluation: Evaluation
+    representative: np.ndarray
+    seed: int
+
+    def export_variant(self, name: str) -> dict[str, Any]:
+        """Converts, checks and times one variant; returns its `export.json` entry."""
+        logger.info("Export: converting %s", name)
+        started = time.perf_counter()
+        content = convert(self.saved_model, name, self.representative)
+        return self._check_and_time(name, content, time.perf_counter() - started)
+
+    def triage_int8(self) -> dict[str, Any]:
+        """Ranks the int8 layers by quantization error and retries with the worst kept in float."""
+        logger.info("Export: int8 failed its gate; ranking layers with the quantization debugger")
+        started = time.perf_counter()
+        ranked = rank_layers(self.saved_model, self.representative)
+        worst = ranked[: self.config.triage_layers]
+        content = convert_keeping_float(
+            self.saved_model, self.representative, [layer.tensor for layer in worst]
+        )
+        entry = self._check_and_time(
+            f"int8{SELECTIVE_SUFFIX}", content, time.perf_counter() - started
+        )
+        entry["kept_float"] = [layer.tensor for layer in worst]
+        entry["layer_errors"] = [
+            {"op": layer.op, "tensor": layer.tensor, "rmse_over_scale": layer.rmse_over_scale}
+            for layer in ranked
+        ]
+        return entry
+
+    def _check_and_time(self, name: str, content: bytes, seconds: float) -> dict[str, Any]:
+        builtin_only = check_builtin_ops(content, name, self.config.allow_flex)
+        path = io.write_bytes(self.staging / f"{name}.tflite", content)
+        runtime = LiteRTModel(path, num_threads=self.config.num_threads)
+        outputs = runtime.predict(self.test_inputs)
+        evaluation = self.task.evaluate(self.labels, outputs, self.seed)
+        parity = measure_parity(
+            self.keras_outputs,
+            outputs,
+            self.keras_evaluation,
+            evaluation,
+            self.config.gate(name),
+        )
+        latency = runtime.single_example_latency(
+            self.test_inputs[0], warmup=_WARMUP, runs=self.config.latency_runs
+        )
+        throughput = runtime.throughput(self.test_inputs[:_THROUGHPUT_BATCH])
+        logger.info(
+            "Export: %s %d bytes, agreement %s, max abs diff %.3g, %.3f ms: %s",
+            name,
+            len(content),
+            "n/a" if parity.agreement is None else f"{parity.agreement:.4f}",
+            parity.max_abs_diff,
+            latency["median_ms"],
+            "passed" if parity.passed else "FAILED (" + "; ".join(parity.failures) + ")",
+        )
+        return {
+            "name": name,
+            "path": f"{BUNDLE_DIR}/{path.name}",
+            "size_bytes": len(content),
+            "builtin_ops_only": builtin_only,
+            "ops": sorted({op.name for op in operators(content)}),
+            "input_dtype": runtime.input_dtype.name,
+            "input_quantization": _quantization(runtime.input_quantization),
+            "output_quantization": _quantization(runtime.output_quantization),
+            "agreement": parity.agreement,
+            "max_abs_diff": parity.max_abs_diff,
+            "mean_abs_diff": parity.mean_abs_diff,
+            "metrics": evaluation.metrics,
+            "metric_drop": parity.metric_drop,
+            "latency_ms_median": latency["median_ms"],
+            "latency_ms_p90": latency["p90_ms"],
+            "throughput_per_second": throughput,
+            "convert_seconds": round(seconds, 3),
+            "passed": parity.passed,
+            "failures": list(parity.failures),
+            "kept_float": [],  # Quantization triage only: tensors kept in float.
+            "layer_errors": [],  # Quantization triage only: every layer's error, worst first.
+        }
+
+
+def split_inputs(split: Split, task: Task, batch_size: int, seed: int) -> np.ndarray:
+    """The model-ready inputs of a split, in the split's order, as one array."""
+    batches = make_input(split, task, batch_size, training=False, seed=seed)
+    return np.concatenate([x for x, _ in batches.as_numpy_iterator()])
+
+
+def representative_sample(dataset: Dataset, task: Task, config: RunConfig) -> np.ndarray:
+    """A stratified (seeded) sample of model-ready train inputs, to calibrate full int8.
+
+    Returns:
+        Up to `export.representative_size` inputs, with the train split's class proportions.
+    """
+    labels = dataset.train.labels
+    indices = np.arange(len(labels))
+    size = config.export.representative_size
+    if size < len(labels):
+        stratify = labels if task.problem == "classification" else None
+        if stratify is not None and np.bincount(labels).min() < 2:
+            stratify = None  # A class with one example cannot be stratified; sample at random.
+        indices, _ = train_test_split(
+            indices, train_size=size, stratify=stratify, random_state=config.seed
+        )
+    chosen = np.zeros(len(labels), dtype=bool)
+    chosen[indices] = True
+    inputs = split_inputs(dataset.train, task, config.train.batch_size, config.seed)
+    return inputs[chosen]
+
+
+def preprocessing_spec(
+    task: Task, config: RunConfig, test_inputs: np.ndarray, variants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What a device needs to feed the model and read its output (`preprocessing.json`)."""
+    passed = [entry for entry in variants if entry["passed"]]
+    default = min(passed or variants, key=lambda entry: entry["size_bytes"])["name"]
+    classification = task.problem == "classification"
+    return {
+        "format_version": 1,
+        "task": task.name,
+        "problem": task.problem,
+        "model": config.model.name,
+        "class_names": list(task.spec.class_names),
+        "input": {
+            **task.edge_input(),
+            "shape": [int(d) for d in test_inputs.shape[1:]],
+            "dtype": "float32",
+        },
+        "output": {
+            "kind": "probabilities" if classification else "value",
+            "labels_file": LABELS_FILE if classification else None,
+        },
+        "default_variant": default,
+        "variants": {
+            entry["name"]: {
+                "file": Path(entry["path"]).name,
+                "input_dtype": entry["input_dtype"],
+                "input_quantization": entry["input_quantization"],
+                "output_quantization": entry["output_quantization"],
+                "passed": entry["passed"],
+                "quantize_input": "q = clip(round(x / scale) + zero_point, -128, 127)"
+                if entry["input_dtype"] == "int8"
+                else None,
+                "dequantize_output": "y = (q - zero_point) * scale"
+                if entry["output_quantization"]["scale"]
+                else None,
+            }
+            for entry in variants
+        },
+    }
+
+
+def keras_latency(model: keras.Model, example: np.ndarray, runs: int) -> dict[str, float]:
+    """Single-example latency of the Keras model (`predict_on_batch`, its compiled predict step)."""
+    batch = example[np.newaxis]
+    return time_calls(lambda: model.predict_on_batch(batch), _WARMUP, runs)
+
+
+def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[str, Any] | None:
+    """Single-example latency of the run's XGBoost baseline, reloaded from its JSON.
+
+    Returns:
+        Its file size and timings, or None when the run has no XGBoost baseline.
+    """
+    from baselines.compare import BASELINES_DIR
+    from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+
+    path = run_dir / BASELINES_DIR / "xgboost.json"
+    if not path.is_file():
+        return None
+    cls = XGBoostClassifier if task.problem == "classification" else XGBoostRegressor
+    baseline = cls.load_json(path)
+    row = task.baseline_features(test).iloc[[0]]
+    predict = baseline.predict_proba if task.problem == "classification" else baseline.predict
+    return {
+        "size_bytes": path.stat().st_size,
+        **_prefixed(time_calls(lambda: predict(row), _WARMUP, runs)),
+    }
+
+
+def enforce_gate(result: dict[str, Any]) -> None:
+    """Raises when a variant failed its gate (for `tasklab export --strict`).
+
+    Raises:
+        ExportGateError: naming each failing variant and why.
+    """
+    failing = [entry for entry in result["variants"] if not entry["passed"]]
+    if failing:
+        described = "; ".join(f"{e['name']}: {', '.join(e['failures'])}" for e in failing)
+        raise ExportGateError(f"{len(failing)} variant(s) failed the parity gate: {described}.")
+
+
+def _prefixed(latency: dict[str, float]) -> dict[str, float]:
+    return {"latency_ms_median": latency["median_ms"], "latency_ms_p90": latency["p90_ms"]}
+
+
+def _quantization(params: tuple[float, int]) -> dict[str, float | int]:
+    scale, zero_point = params
+    return {"scale": scale, "zero_point": zero_point}
+
+
+def _add_size_ratios(variants: list[dict[str, Any]]) -> None:
+    """Each variant's size as a fraction of float32's (when float32 was exported)."""
+    reference = next((e["size_bytes"] for e in variants if e["name"] == "float32"), None)
+    for entry in variants:
+        entry["size_ratio"] = round(entry["size_bytes"] / reference, 4) if reference else None
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    """Swaps the finished bundle in, so an interrupted export never leaves a half bundle."""
+    previous = final.with_name(f".{final.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if final.exists():
+        final.rename(previous)
+    staging.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)

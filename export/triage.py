@@ -1,0 +1,97 @@
+"""Quantization triage: which layers lose most to int8, and a retry that keeps them in float.
+
+Uses TensorFlow's quantization debugger, which runs the float and the
+quantized model side by side on calibration data and records each quantized
+layer's error. The error is ranked in units of the layer's quantization step
+(RMSE / scale): uniform rounding error alone gives about 0.29 (1 / sqrt(12)),
+so a layer far above that is clipped or poorly calibrated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import math
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from export.convert import make_converter, representative_dataset
+
+DEBUG_EXAMPLES = 100  # The debugger runs two interpreters per example; a sample suffices.
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerError:
+    """The quantization error of one layer's output tensor.
+
+    Attributes:
+        op: the LiteRT op, e.g. `CONV_2D`.
+        tensor: the tensor's name (what the debugger's denylist takes).
+        rmse_over_scale: the RMSE between float and int8 outputs in units of
+            the tensor's quantization step.
+    """
+
+    op: str
+    tensor: str
+    rmse_over_scale: float
+
+
+def rank_layers(saved_model: Path, representative: np.ndarray) -> list[LayerError]:
+    """Ranks the int8 model's layers by quantization error, worst first.
+
+    Args:
+        saved_model: the SavedModel directory.
+        representative: model-ready calibration inputs.
+
+    Returns:
+        One entry per quantized layer with a defined error, worst first.
+    """
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=make_converter(saved_model, "int8", representative),
+        debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
+    )
+    with _debugger_warnings_silenced():
+        debugger.run()
+    dump = io.StringIO()
+    debugger.layer_statistics_dump(dump)
+    layers = []
+    for row in csv.DictReader(io.StringIO(dump.getvalue())):
+        scale, mse = float(row["scale"]), float(row["mean_squared_error"])
+        if scale > 0 and math.isfinite(mse):
+            layers.append(LayerError(row["op_name"], row["tensor_name"], math.sqrt(mse) / scale))
+    return sorted(layers, key=lambda layer: layer.rmse_over_scale, reverse=True)
+
+
+def convert_keeping_float(
+    saved_model: Path, representative: np.ndarray, tensors: list[str]
+) -> bytes:
+    """Converts to int8 with the layers producing `tensors` kept in float (selective quantization).
+
+    The debugger's selective model has float input and output; everything
+    not denylisted is int8 inside.
+
+    Returns:
+        The .tflite bytes.
+    """
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(tensors))
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=make_converter(saved_model, "int8", representative),
+        debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
+        debug_options=options,
+    )
+    with _debugger_warnings_silenced():
+        return debugger.get_nondebug_quantized_model()
+
+
+@contextlib.contextmanager
+def _debugger_warnings_silenced() -> Iterator[None]:
+    """The debugger drives TensorFlow's own (deprecated) `tf.lite.Interpreter` internally."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+        yield
