@@ -52,11 +52,11 @@ def rank_layers(saved_model: Path, representative: np.ndarray) -> list[LayerErro
     Returns:
         One entry per quantized layer with a defined error, worst first.
     """
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=make_converter(saved_model, "int8", representative),
-        debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
-    )
     with _debugger_warnings_silenced():
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=make_converter(saved_model, "int8", representative),
+            debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
+        )
         debugger.run()
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
@@ -80,12 +80,12 @@ def convert_keeping_float(
         The .tflite bytes.
     """
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(tensors))
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=make_converter(saved_model, "int8", representative),
-        debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
-        debug_options=options,
-    )
     with _debugger_warnings_silenced():
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=make_converter(saved_model, "int8", representative),
+            debug_dataset=representative_dataset(representative[:DEBUG_EXAMPLES]),
+            debug_options=options,
+        )
         return debugger.get_nondebug_quantized_model()
 
 

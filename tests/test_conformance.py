@@ -1,17 +1,22 @@
 """The conformance check every registered task passes, with every model it registers.
 
 Modelled on keras-hub's `run_task_test`: build, fit one epoch from arrays and
-from tf.data, predict, and survive a `.keras` round trip with `safe_mode=True`.
+from tf.data, predict, survive a `.keras` round trip with `safe_mode=True`, and
+convert to LiteRT with builtin ops only, agreeing with Keras in the interpreter.
 A new task gets this for free once it adds its tiny data to `TINY_DATA`.
 """
 
 from __future__ import annotations
+
+import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from export.convert import check_builtin_ops, convert, export_saved_model
+from export.litert import LiteRTModel
 from pipelines.config import parse_model_config
 from pipelines.data.base import DataSpec
 from pipelines.data.tabular import TabularSchema
@@ -85,3 +90,10 @@ def test_task_conformance(task_name, model_name, tmp_path):
 
     evaluation = task.evaluate(y, outputs, seed=0)
     assert evaluation.primary in evaluation.metrics and evaluation.primary in evaluation.intervals
+
+    # Every model must reach a device: builtin LiteRT ops only, same outputs.
+    content = convert(export_saved_model(model, tmp_path / "saved_model"), "float32")
+    assert check_builtin_ops(content, "float32", allow_flex=False)
+    np.testing.assert_allclose(LiteRTModel(content).predict(x), outputs, rtol=1e-4, atol=1e-4)
+    described = task.edge_input()
+    assert described["kind"] == spec.kind and json.loads(json.dumps(described)) == described

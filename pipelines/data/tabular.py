@@ -23,6 +23,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -212,8 +213,18 @@ def _as_numeric(series: pd.Series, kind: str) -> tuple[pd.Series, int]:
 
 def _as_category_text(series: pd.Series) -> pd.Series:
     """Categorical values as strings, with missing values as their own `<missing>` category."""
-    text = series.map(lambda v: MISSING if pd.isna(v) else str(v))
-    return text.astype(object)
+    return series.map(_category_text).astype(object)
+
+
+def _category_text(value: Any) -> str:
+    # pandas reads the integer 3 as 3.0 in a column with gaps: spell whole numbers
+    # the same way ("3") whatever the column's dtype, so files with and without
+    # gaps encode alike.
+    if pd.isna(value):
+        return MISSING
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class TabularEncoder:

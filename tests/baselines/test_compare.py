@@ -19,7 +19,8 @@ from tests.conftest import REPO
 def breast_cancer_run(tmp_path_factory):
     # One repetition of 2-fold CV keeps this fast; the 5x2 shape is covered by test_stats.
     config = load_config(
-        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=10", "compare.repeats=1", "export.variants=[]"]
+        REPO / "configs" / "breast_cancer.yaml",
+        ["train.epochs=10", "compare.repeats=1", "export.variants=[]"],
     )
     return run(config, runs_dir=tmp_path_factory.mktemp("runs"))
 

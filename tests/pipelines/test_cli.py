@@ -107,7 +107,7 @@ def test_datasets_lists_the_builtins(capsys):
     assert lines["builtin:diabetes"] == ["tabular", "regression"]
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["datasets"], ["report"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["export"], ["datasets"], ["report"]])
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])

@@ -103,6 +103,16 @@ def test_overrides_are_parsed_as_yaml():
         ({"data": "builtin:digits"}, "'data' must be a mapping"),
         ({"name": "my run!"}, "name must be letters"),
         ({"seed": "1"}, "'seed' must be an integer"),
+        (
+            {"export": {"variants": ["int4"]}},
+            r"'export.variants\[0\]' option must be one of \['float32', 'float16', "
+            r"'dynamic_int8', 'int8'\]. Received: 'int4'",
+        ),
+        ({"export": {"variants": ["int8", "int8"]}}, "lists a variant twice"),
+        ({"export": {"int8": {"min_agreement": 1.5}}}, "min_agreement must be between 0 and 1"),
+        ({"export": {"float32": {"max_abs_diff": -1}}}, "max_abs_diff must be >= 0"),
+        ({"export": {"int8": {"agreement": 0.9}}}, "Did you mean 'min_agreement'"),
+        ({"export": {"representative_size": 0}}, "export.representative_size must be >= 1"),
     ],
 )
 def test_invalid_values_name_the_problem_and_the_fix(raw, message):
@@ -127,3 +137,20 @@ def test_bad_yaml_is_reported(tmp_path):
     path.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping of sections"):
         load_config(path)
+
+
+def test_export_defaults_and_a_partial_gate_keeps_the_variants_own_defaults():
+    export = parse_config(MINIMAL).export
+    assert export.variants == ("float32", "float16", "dynamic_int8", "int8")
+    assert (export.float32.min_agreement, export.float32.max_abs_diff) == (0.999, 1e-4)
+    assert (export.int8.min_agreement, export.int8.max_metric_drop) == (0.98, 0.01)
+    changed = parse_config(
+        apply_overrides(
+            MINIMAL, ["export.float32.min_agreement=0.99", "export.int8.max_abs_diff=1e-9"]
+        )
+    ).export
+    # `1e-9` is a string to YAML 1.1; number fields accept it.
+    assert (changed.float32.min_agreement, changed.float32.max_abs_diff) == (0.99, 1e-4)
+    assert changed.int8.max_abs_diff == 1e-9 and changed.int8.min_agreement == 0.98
+    assert changed.gate("int8_selective") == changed.int8
+    assert parse_config({**MINIMAL, "export": {"variants": []}}).export.variants == ()

@@ -77,3 +77,51 @@ def test_report_embeds_its_plots_as_png(tmp_path):
 def test_report_of_a_directory_that_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a finished run directory"):
         write_report(tmp_path)
+
+
+def test_report_flags_a_failing_export_variant_and_shows_the_triage(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    variant = {
+        "name": "int8",
+        "size_bytes": 1000,
+        "size_ratio": 0.25,
+        "builtin_ops_only": True,
+        "agreement": 0.9,
+        "max_abs_diff": 0.2,
+        "metrics": {"accuracy": 0.7},
+        "latency_ms_median": 0.01,
+        "latency_ms_p90": 0.02,
+        "throughput_per_second": 1e5,
+        "passed": False,
+        "failures": ["agreement 0.9000 < 0.98"],
+        "kept_float": [],
+        "layer_errors": [],
+    }
+    selective = {
+        **variant,
+        "name": "int8_selective",
+        "passed": True,
+        "failures": [],
+        "kept_float": [EVIL],
+        "layer_errors": [{"op": "CONV_2D", "tensor": EVIL, "rmse_over_scale": 2.5}],
+    }
+    io.write_json(
+        tmp_path / "export.json",
+        {
+            "bundle": "export",
+            "test_examples": 4,
+            "calibration_examples": 10,
+            "num_threads": 1,
+            "primary_metric": "accuracy",
+            "keras": {"metrics": {"accuracy": 0.75}, "size_bytes": 5000,
+                      "latency_ms_median": 1.0, "latency_ms_p90": 1.2},
+            "xgboost": None,
+            "variants": [variant, selective],
+            "all_passed": False,
+        },
+    )  # fmt: skip
+    html = write_report(tmp_path).read_text()
+    assert "Will it run on the device?" in html and "1 exported variant(s) FAILED" in html
+    assert "<strong>FAILED</strong>: agreement 0.9000 &lt; 0.98" in html
+    assert "Quantization triage" in html and "2.500" in html
+    assert "<script>" not in html and "XGBoost baseline" not in html

@@ -17,7 +17,8 @@ from tests.conftest import REPO
 def digits_config(*overrides):
     # Baselines are tested in tests/baselines; these runs test the training pipeline.
     return load_config(
-        REPO / "configs" / "digits.yaml", ["train.epochs=3", "baselines=[]", "export.variants=[]", *overrides]
+        REPO / "configs" / "digits.yaml",
+        ["train.epochs=3", "baselines=[]", "export.variants=[]", *overrides],
     )
 
 
@@ -145,7 +146,8 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
 
 def test_breast_cancer_classification_run(tmp_path):
     config = load_config(
-        REPO / "configs" / "breast_cancer.yaml", ["train.epochs=15", "baselines=[]", "export.variants=[]"]
+        REPO / "configs" / "breast_cancer.yaml",
+        ["train.epochs=15", "baselines=[]", "export.variants=[]"],
     )
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
@@ -166,3 +168,11 @@ def test_diabetes_regression_run(tmp_path):
     assert low < metrics["test"]["rmse"] < high
     html = (result.run_dir / "report.html").read_text()
     assert "test rmse" in html and "Confusion matrix" not in html
+    # The export stage runs by default; a regression model has no classes to agree on.
+    exported = {e["name"]: e for e in io.read_json(result.run_dir / "export.json")["variants"]}
+    assert {"float32", "float16", "dynamic_int8", "int8"} <= set(exported)
+    assert all(entry["agreement"] is None for entry in exported.values())
+    assert exported["float32"]["passed"] and exported["float32"]["max_abs_diff"] < 1e-3
+    spec = io.read_json(result.run_dir / "export" / "preprocessing.json")
+    assert spec["output"] == {"kind": "value", "labels_file": None}
+    assert [c["name"] for c in spec["input"]["columns"]][:2] == ["age", "sex"]
