@@ -33,7 +33,8 @@ from sklearn.model_selection import train_test_split
 from export.convert import check_builtin_ops, convert, export_saved_model, operators
 from export.litert import LiteRTModel, time_calls
 from export.parity import measure_parity
-from export.triage import convert_keeping_float, rank_layers
+from export.run import PREPROCESSING_FILE
+from export.triage import LayerError, convert_keeping_float, float_front, rank_layers, worst_layers
 from pipelines import io
 from pipelines.config import ExportConfig, RunConfig
 from pipelines.data import Dataset
@@ -46,9 +47,9 @@ logger = logging.getLogger(__name__)
 
 EXPORT_FILE = "export.json"
 BUNDLE_DIR = "export"
-PREPROCESSING_FILE = "preprocessing.json"
 LABELS_FILE = "labels.txt"
-SELECTIVE_SUFFIX = "_selective"
+# The quantization triage's retries: (variant name, how its float layers are chosen).
+TRIAGE_RETRIES = ("int8_selective", "int8_float_front")
 _WARMUP = 10
 _THROUGHPUT_BATCH = 256
 
@@ -113,7 +114,7 @@ def export_model(
         entry = context.export_variant(name)
         variants.append(entry)
         if name == "int8" and not entry["passed"] and export_config.triage_layers:
-            variants.append(context.triage_int8())
+            variants.extend(context.triage_int8())
     _add_size_ratios(variants)
 
     io.write_text(staging / LABELS_FILE, "".join(f"{n}\n" for n in dataset.spec.class_names))
@@ -163,19 +164,39 @@ class _VariantContext:
         content = convert(self.saved_model, name, self.representative)
         return self._check_and_time(name, content, time.perf_counter() - started)
 
-    def triage_int8(self) -> dict[str, Any]:
-        """Ranks the int8 layers by quantization error and retries with the worst kept in float."""
+    def triage_int8(self) -> list[dict[str, Any]]:
+        """Ranks the int8 layers by quantization error and retries with some kept in float.
+
+        First retry (`int8_selective`): the `triage_layers` worst layers in
+        float. If that still fails its gate, a second (`int8_float_front`):
+        every layer up to the worst one in float.
+
+        Returns:
+            The retries' `export.json` entries.
+        """
         logger.info("Export: int8 failed its gate; ranking layers with the quantization debugger")
         started = time.perf_counter()
         ranked = rank_layers(self.saved_model, self.representative)
-        worst = ranked[: self.config.triage_layers]
-        content = convert_keeping_float(
-            self.saved_model, self.representative, [layer.tensor for layer in worst]
-        )
-        entry = self._check_and_time(
-            f"int8{SELECTIVE_SUFFIX}", content, time.perf_counter() - started
-        )
-        entry["kept_float"] = [layer.tensor for layer in worst]
+        rank_seconds = time.perf_counter() - started
+        choices = {
+            TRIAGE_RETRIES[0]: worst_layers(ranked, self.config.triage_layers),
+            TRIAGE_RETRIES[1]: float_front(ranked),
+        }
+        entries: list[dict[str, Any]] = []
+        for name, kept in choices.items():
+            if entries and (entries[-1]["passed"] or entries[-1]["kept_float"] == _tensors(kept)):
+                break
+            entries.append(self._retry_keeping_float(name, ranked, kept, rank_seconds))
+        return entries
+
+    def _retry_keeping_float(
+        self, name: str, ranked: list[LayerError], kept: list[LayerError], rank_seconds: float
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        content = convert_keeping_float(self.saved_model, self.representative, _tensors(kept))
+        seconds = rank_seconds + time.perf_counter() - started
+        entry = self._check_and_time(name, content, seconds)
+        entry["kept_float"] = _tensors(kept)
         entry["layer_errors"] = [
             {"op": layer.op, "tensor": layer.tensor, "rmse_over_scale": layer.rmse_over_scale}
             for layer in ranked
@@ -234,7 +255,11 @@ class _VariantContext:
 
 
 def split_inputs(split: Split, task: Task, batch_size: int, seed: int) -> np.ndarray:
-    """The model-ready inputs of a split, in the split's order, as one array."""
+    """The model-ready inputs of a split, in the split's order, as one array.
+
+    The test split is held in memory once and fed to the Keras model and to
+    every variant; for the datasets this toolkit targets that is a few MB.
+    """
     batches = make_input(split, task, batch_size, training=False, seed=seed)
     return np.concatenate([x for x, _ in batches.as_numpy_iterator()])
 
@@ -341,6 +366,10 @@ def enforce_gate(result: dict[str, Any]) -> None:
     if failing:
         described = "; ".join(f"{e['name']}: {', '.join(e['failures'])}" for e in failing)
         raise ExportGateError(f"{len(failing)} variant(s) failed the parity gate: {described}.")
+
+
+def _tensors(layers: list[LayerError]) -> list[str]:
+    return [layer.tensor for layer in layers]
 
 
 def _prefixed(latency: dict[str, float]) -> dict[str, float]:

@@ -35,11 +35,13 @@ class LayerError:
         tensor: the tensor's name (what the debugger's denylist takes).
         rmse_over_scale: the RMSE between float and int8 outputs in units of
             the tensor's quantization step.
+        position: the layer's place in execution order (0: first).
     """
 
     op: str
     tensor: str
     rmse_over_scale: float
+    position: int
 
 
 def rank_layers(saved_model: Path, representative: np.ndarray) -> list[LayerError]:
@@ -61,11 +63,34 @@ def rank_layers(saved_model: Path, representative: np.ndarray) -> list[LayerErro
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
     layers = []
-    for row in csv.DictReader(io.StringIO(dump.getvalue())):
+    # The dump lists the layers in execution order.
+    for position, row in enumerate(csv.DictReader(io.StringIO(dump.getvalue()))):
         scale, mse = float(row["scale"]), float(row["mean_squared_error"])
         if scale > 0 and math.isfinite(mse):
-            layers.append(LayerError(row["op_name"], row["tensor_name"], math.sqrt(mse) / scale))
+            error = math.sqrt(mse) / scale
+            layers.append(LayerError(row["op_name"], row["tensor_name"], error, position))
     return sorted(layers, key=lambda layer: layer.rmse_over_scale, reverse=True)
+
+
+def worst_layers(ranked: list[LayerError], count: int) -> list[LayerError]:
+    """The first retry: the `count` layers with the largest error."""
+    return ranked[:count]
+
+
+def float_front(ranked: list[LayerError]) -> list[LayerError]:
+    """The second retry: every layer up to and including the worst one, in execution order.
+
+    An error made early (a shared input scale for features of very different
+    ranges, a spectrogram front end) is carried by every later layer, where it
+    no longer looks large relative to their own scales; keeping the whole
+    front in float removes it at the source.
+    """
+    if not ranked:
+        return []
+    worst = ranked[0].position
+    return sorted(
+        (layer for layer in ranked if layer.position <= worst), key=lambda layer: layer.position
+    )
 
 
 def convert_keeping_float(

@@ -222,7 +222,9 @@ class ExportConfig:
             small device).
         latency_runs: timed single-example invocations (after 10 warm-up ones).
         triage_layers: when `int8` fails its gate, this many of the layers
-            with the worst quantization error are kept in float for a retry.
+            with the worst quantization error are kept in float for a retry
+            (`int8_selective`); if that fails too, every layer up to the
+            worst one is (`int8_float_front`). 0 turns the triage off.
         float32: gate of the float32 variant.
         float16: gate of the float16 variant.
         dynamic_int8: gate of the dynamic-range int8 variant.
@@ -250,8 +252,8 @@ class ExportConfig:
             raise ConfigError(f"export.triage_layers must be >= 0. Received: {self.triage_layers}.")
 
     def gate(self, variant: str) -> GateConfig:
-        """The gate of a variant (a triage retry of `int8` uses `int8`'s)."""
-        return getattr(self, variant.split("_selective")[0])
+        """The gate of a variant (the triage retries of `int8`, `int8_*`, use `int8`'s)."""
+        return self.int8 if variant.startswith("int8_") else getattr(self, variant)
 
 
 @dataclasses.dataclass(frozen=True)
