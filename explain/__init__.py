@@ -1,0 +1,1 @@
+"""WHY it predicts: attributions (SHAP, gradients, IG, Grad-CAM) and checks that they hold."""

@@ -1,0 +1,97 @@
+"""The explainer contract: a model and inputs in, attributions with the input's shape out.
+
+An explainer is chosen by name from `EXPLAINERS`; a task lists the methods
+that apply to it (`Task.explain_methods`). Every explainer returns the same
+`Attributions`, so the sanity checks and the report treat them alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pipelines.registry import Registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Attributions:
+    """What an explainer says about a batch of examples.
+
+    Attributes:
+        values: attributions, `(examples, *input_shape)`: how much each input
+            value moved the explained output.
+        base_values: `(examples,)` the output the attributions are measured
+            from (SHAP's expected value, f(baseline) for Integrated
+            Gradients; 0 where a method has none).
+        targets: `(examples,)` the class explained (0 for regression).
+        outputs: `(examples,)` the explained output of the model on each
+            example (the target's probability, margin or value).
+        seconds_per_example: wall time the method took per example.
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray
+    targets: np.ndarray
+    outputs: np.ndarray
+    seconds_per_example: float
+
+    def additivity_error(self) -> np.ndarray:
+        """`|base value + sum of attributions - output|` per example (SHAP's local accuracy)."""
+        totals = self.values.reshape(len(self.values), -1).sum(axis=1)
+        return np.abs(self.base_values + totals - self.outputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainerSpec:
+    """A registered explanation method.
+
+    Attributes:
+        explain: `explain(model, inputs, targets, options) -> Attributions`.
+        model: which model it explains: `keras` or `xgboost`.
+        inputs: what it attributes to: `pixels`, `features`, ... (a task's
+            `explain_input` must match).
+        description: one line for docs.
+    """
+
+    explain: Callable[..., Attributions]
+    model: str
+    inputs: frozenset[str]
+    description: str
+
+
+EXPLAINERS: Registry[ExplainerSpec] = Registry("explanation method")
+
+
+def register_explainer(
+    name: str, model: str, inputs: set[str], description: str
+) -> Callable[[Callable[..., Attributions]], Callable[..., Attributions]]:
+    """Decorator: registers an explain function under `name`."""
+
+    def register(explain: Callable[..., Attributions]) -> Callable[..., Attributions]:
+        EXPLAINERS.register(name)(ExplainerSpec(explain, model, frozenset(inputs), description))
+        return explain
+
+    return register
+
+
+def explained_outputs(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each example's output for its target class (the only output for regression)."""
+    outputs = np.asarray(outputs).reshape(len(outputs), -1)
+    return outputs[np.arange(len(outputs)), np.asarray(targets, dtype=int)]
+
+
+def as_batches(count: int, batch_size: int) -> list[slice]:
+    """Slices covering `range(count)` in chunks of at most `batch_size`."""
+    return [slice(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+
+
+def to_json(value: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,102 @@
+"""Mathematical properties of the gradient methods on models whose answers are known."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from explain.gradients import (
+    GradientOptions,
+    completeness_error,
+    find_gradcam_layer,
+    grad_cam,
+    integrated_gradients,
+    smoothgrad,
+    vanilla_gradient,
+)
+
+RNG = np.random.default_rng(0)
+
+
+def linear_model(weights: np.ndarray) -> keras.Model:
+    inputs = keras.Input((len(weights),))
+    dense = keras.layers.Dense(1, use_bias=True)
+    outputs = dense(inputs)
+    dense.set_weights([weights[:, np.newaxis].astype("float32"), np.array([0.5], "float32")])
+    return keras.Model(inputs, outputs)
+
+
+def cubic_model(features: int) -> keras.Model:
+    """f(x) = sum(x^3): Integrated Gradients from 0 gives exactly x_i^3 per feature."""
+    inputs = keras.Input((features,))
+    outputs = keras.layers.Lambda(lambda x: ops.sum(x**3, axis=-1, keepdims=True))(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_gradient_and_smoothgrad_of_a_linear_model_are_its_weights():
+    weights = RNG.normal(size=5)
+    model, x = linear_model(weights), RNG.normal(size=(7, 5)).astype("float32")
+    targets = np.zeros(7, dtype=int)
+    for method in (vanilla_gradient, smoothgrad):
+        result = method(model, x, targets, GradientOptions(batch_size=3, smoothgrad_samples=4))
+        np.testing.assert_allclose(result.values, np.tile(weights, (7, 1)), rtol=1e-5)
+        np.testing.assert_allclose(result.outputs, x @ weights + 0.5, rtol=1e-5)
+        assert result.seconds_per_example > 0
+
+
+def test_integrated_gradients_matches_the_closed_form_and_is_complete():
+    model, x = cubic_model(4), RNG.uniform(-2, 2, size=(3, 4)).astype("float32")
+    result = integrated_gradients(
+        model, x, np.zeros(3, dtype=int), GradientOptions(ig_steps=64, batch_size=16)
+    )
+    # Trapezoid error for the integral of 3a^2 x^3 over 64 intervals is x^3 / (2 * 64^2).
+    np.testing.assert_allclose(result.values, x**3, rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(result.base_values, 0.0, atol=1e-7)
+    assert completeness_error(result).max() < 1e-3
+    coarse = integrated_gradients(model, x, np.zeros(3, dtype=int), GradientOptions(ig_steps=2))
+    assert completeness_error(coarse).max() > 0.05  # Too few steps shows as incompleteness.
+
+
+def test_integrated_gradients_explains_the_target_class_from_a_given_baseline():
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Dense(2, activation="softmax")(inputs)
+    model = keras.Model(inputs, outputs)
+    x = RNG.normal(size=(4, 3)).astype("float32")
+    baseline = np.full(3, 0.3, np.float32)
+    targets = np.array([0, 1, 1, 0])
+    result = integrated_gradients(model, x, targets, GradientOptions(), baseline=baseline)
+    probabilities = model.predict(x, verbose=0)
+    np.testing.assert_allclose(result.outputs, probabilities[np.arange(4), targets], rtol=1e-5)
+    base = model.predict(baseline[np.newaxis], verbose=0)[0]
+    np.testing.assert_allclose(result.base_values, base[targets], rtol=1e-5)
+    assert completeness_error(result).max() < 0.01
+
+
+def gradcam_model() -> keras.Model:
+    """A 1x1 convolution with weight 1, global average pooling, a dense weight 1: CAM = x / 64."""
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones", name="conv")
+    x = conv(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_grad_cam_finds_the_last_convolution_and_maps_where_the_evidence_is():
+    model = gradcam_model()
+    assert find_gradcam_layer(model, None).name == "conv"
+    x = RNG.uniform(0, 1, size=(2, 8, 8, 1)).astype("float32")
+    result = grad_cam(model, x, np.zeros(2, dtype=int), GradientOptions())
+    # The mean gradient of the score with respect to the map is 1/64; CAM = relu(map / 64).
+    np.testing.assert_allclose(result.values, x / 64, rtol=1e-5, atol=1e-7)
+    negative = grad_cam(model, -x, np.zeros(2, dtype=int), GradientOptions())
+    assert np.all(negative.values == 0)  # Evidence against the class is cut by the ReLU.
+
+
+def test_grad_cam_layer_errors_name_the_fix():
+    with pytest.raises(ValueError, match="'nope' is not a layer of the model"):
+        find_gradcam_layer(gradcam_model(), "nope")
+    with pytest.raises(ValueError, match=r"explain\.gradcam_layer"):
+        find_gradcam_layer(linear_model(np.ones(3)), None)
