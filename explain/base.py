@@ -30,6 +30,10 @@ class Attributions:
         outputs: `(examples,)` the explained output of the model on each
             example (the target's probability, margin or value).
         seconds_per_example: wall time the method took per example.
+        algorithm: for methods with several algorithms (SHAP of a Keras
+            model), the one that ran.
+        promises_additivity: whether base value + sum of attributions must
+            equal the output (SHAP's local accuracy, IG's completeness).
     """
 
     values: np.ndarray
@@ -37,11 +41,38 @@ class Attributions:
     targets: np.ndarray
     outputs: np.ndarray
     seconds_per_example: float
+    algorithm: str = ""
+    promises_additivity: bool = False
 
     def additivity_error(self) -> np.ndarray:
         """`|base value + sum of attributions - output|` per example (SHAP's local accuracy)."""
         totals = self.values.reshape(len(self.values), -1).sum(axis=1)
         return np.abs(self.base_values + totals - self.outputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainOptions:
+    """Settings every explain function receives (each reads the ones it needs).
+
+    Attributes:
+        batch_size: examples (or interpolation points) per model call.
+        ig_steps: Integrated Gradients' Riemann intervals (trapezoid rule).
+        smoothgrad_samples: noisy copies averaged by SmoothGrad.
+        smoothgrad_noise: the noise's standard deviation as a fraction of the
+            input's value range.
+        gradcam_layer: the convolutional layer Grad-CAM reads (default: the
+            last one at the model's top level).
+        background: train examples SHAP integrates over (Keras models).
+        seed: seeds noise, background choice and permutations.
+    """
+
+    batch_size: int = 64
+    ig_steps: int = 64
+    smoothgrad_samples: int = 25
+    smoothgrad_noise: float = 0.15
+    gradcam_layer: str | None = None
+    background: np.ndarray | None = None
+    seed: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,43 +11,25 @@ al. 2017 (Grad-CAM).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from explain.base import Attributions, as_batches, explained_outputs, register_explainer
+from explain.base import (
+    Attributions,
+    ExplainOptions,
+    as_batches,
+    explained_outputs,
+    register_explainer,
+)
 
 _CONV_LAYERS = (
     keras.layers.Conv2D,
     keras.layers.DepthwiseConv2D,
     keras.layers.SeparableConv2D,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class GradientOptions:
-    """Settings shared by the gradient methods.
-
-    Attributes:
-        batch_size: examples (or interpolation points) per gradient call.
-        ig_steps: Integrated Gradients' Riemann intervals (trapezoid rule).
-        smoothgrad_samples: noisy copies averaged by SmoothGrad.
-        smoothgrad_noise: the noise's standard deviation as a fraction of the
-            input's value range.
-        gradcam_layer: the convolutional layer Grad-CAM reads (default: the
-            last one at the model's top level).
-        seed: seeds SmoothGrad's noise.
-    """
-
-    batch_size: int = 64
-    ig_steps: int = 64
-    smoothgrad_samples: int = 25
-    smoothgrad_noise: float = 0.15
-    gradcam_layer: str | None = None
-    seed: int = 0
 
 
 def target_gradients(
@@ -85,7 +67,7 @@ def model_outputs(
     "gradient", "keras", {"pixels", "features"}, "vanilla gradient of the target output"
 )
 def vanilla_gradient(
-    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: GradientOptions
+    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
 ) -> Attributions:
     """The gradient of the target output with respect to each input value."""
     started = time.perf_counter()
@@ -97,7 +79,7 @@ def vanilla_gradient(
     "smoothgrad", "keras", {"pixels", "features"}, "gradients averaged over noisy copies"
 )
 def smoothgrad(
-    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: GradientOptions
+    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
 ) -> Attributions:
     """Gradients averaged over `smoothgrad_samples` copies with Gaussian noise added."""
     started = time.perf_counter()
@@ -121,7 +103,7 @@ def integrated_gradients(
     model: keras.Model,
     inputs: np.ndarray,
     targets: np.ndarray,
-    options: GradientOptions,
+    options: ExplainOptions,
     baseline: np.ndarray | None = None,
 ) -> Attributions:
     """(x - baseline) times the mean gradient along the straight path, by the trapezoid rule.
@@ -163,6 +145,7 @@ def integrated_gradients(
         targets=targets,
         outputs=outputs,
         seconds_per_example=(time.perf_counter() - started) / len(inputs),
+        promises_additivity=True,
     )
 
 
@@ -176,7 +159,7 @@ def completeness_error(attributions: Attributions) -> np.ndarray:
     "grad_cam", "keras", {"pixels"}, "class activation map of the last convolutional layer"
 )
 def grad_cam(
-    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: GradientOptions
+    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
 ) -> Attributions:
     """ReLU of the feature maps weighted by their mean gradient, resized to the input.
 
@@ -230,7 +213,7 @@ def _attributions(
     targets: np.ndarray,
     values: np.ndarray,
     started: float,
-    options: GradientOptions,
+    options: ExplainOptions,
 ) -> Attributions:
     seconds = (time.perf_counter() - started) / len(inputs)
     return Attributions(

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from keras import ops
 
+from explain.base import ExplainOptions
 from explain.gradients import (
-    GradientOptions,
     completeness_error,
     find_gradcam_layer,
     grad_cam,
@@ -40,7 +40,7 @@ def test_gradient_and_smoothgrad_of_a_linear_model_are_its_weights():
     model, x = linear_model(weights), RNG.normal(size=(7, 5)).astype("float32")
     targets = np.zeros(7, dtype=int)
     for method in (vanilla_gradient, smoothgrad):
-        result = method(model, x, targets, GradientOptions(batch_size=3, smoothgrad_samples=4))
+        result = method(model, x, targets, ExplainOptions(batch_size=3, smoothgrad_samples=4))
         np.testing.assert_allclose(result.values, np.tile(weights, (7, 1)), rtol=1e-5)
         np.testing.assert_allclose(result.outputs, x @ weights + 0.5, rtol=1e-5)
         assert result.seconds_per_example > 0
@@ -49,13 +49,13 @@ def test_gradient_and_smoothgrad_of_a_linear_model_are_its_weights():
 def test_integrated_gradients_matches_the_closed_form_and_is_complete():
     model, x = cubic_model(4), RNG.uniform(-2, 2, size=(3, 4)).astype("float32")
     result = integrated_gradients(
-        model, x, np.zeros(3, dtype=int), GradientOptions(ig_steps=64, batch_size=16)
+        model, x, np.zeros(3, dtype=int), ExplainOptions(ig_steps=64, batch_size=16)
     )
     # Trapezoid error for the integral of 3a^2 x^3 over 64 intervals is x^3 / (2 * 64^2).
     np.testing.assert_allclose(result.values, x**3, rtol=2e-4, atol=1e-5)
     np.testing.assert_allclose(result.base_values, 0.0, atol=1e-7)
     assert completeness_error(result).max() < 1e-3
-    coarse = integrated_gradients(model, x, np.zeros(3, dtype=int), GradientOptions(ig_steps=2))
+    coarse = integrated_gradients(model, x, np.zeros(3, dtype=int), ExplainOptions(ig_steps=2))
     assert completeness_error(coarse).max() > 0.05  # Too few steps shows as incompleteness.
 
 
@@ -66,7 +66,7 @@ def test_integrated_gradients_explains_the_target_class_from_a_given_baseline():
     x = RNG.normal(size=(4, 3)).astype("float32")
     baseline = np.full(3, 0.3, np.float32)
     targets = np.array([0, 1, 1, 0])
-    result = integrated_gradients(model, x, targets, GradientOptions(), baseline=baseline)
+    result = integrated_gradients(model, x, targets, ExplainOptions(), baseline=baseline)
     probabilities = model.predict(x, verbose=0)
     np.testing.assert_allclose(result.outputs, probabilities[np.arange(4), targets], rtol=1e-5)
     base = model.predict(baseline[np.newaxis], verbose=0)[0]
@@ -88,10 +88,10 @@ def test_grad_cam_finds_the_last_convolution_and_maps_where_the_evidence_is():
     model = gradcam_model()
     assert find_gradcam_layer(model, None).name == "conv"
     x = RNG.uniform(0, 1, size=(2, 8, 8, 1)).astype("float32")
-    result = grad_cam(model, x, np.zeros(2, dtype=int), GradientOptions())
+    result = grad_cam(model, x, np.zeros(2, dtype=int), ExplainOptions())
     # The mean gradient of the score with respect to the map is 1/64; CAM = relu(map / 64).
     np.testing.assert_allclose(result.values, x / 64, rtol=1e-5, atol=1e-7)
-    negative = grad_cam(model, -x, np.zeros(2, dtype=int), GradientOptions())
+    negative = grad_cam(model, -x, np.zeros(2, dtype=int), ExplainOptions())
     assert np.all(negative.values == 0)  # Evidence against the class is cut by the ReLU.
 
 
