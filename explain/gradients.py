@@ -137,7 +137,9 @@ def integrated_gradients(
         )
         mean_gradient = np.tensordot(weights, gradients.astype(np.float64), axes=1)
         values[index] = (example - baseline) * mean_gradient
-    base = model_outputs(model, np.repeat(baseline[np.newaxis], len(inputs), 0), targets, 256)
+    # One prediction of the baseline serves every example (each reads its own target).
+    baseline_output = model.predict(baseline[np.newaxis], verbose=0)
+    base = explained_outputs(np.repeat(baseline_output, len(inputs), axis=0), targets)
     outputs = model_outputs(model, inputs, targets, options.batch_size)
     return Attributions(
         values=values,

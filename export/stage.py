@@ -282,8 +282,15 @@ def representative_sample(dataset: Dataset, task: Task, config: RunConfig) -> np
         )
     chosen = np.zeros(len(labels), dtype=bool)
     chosen[indices] = True
-    inputs = split_inputs(dataset.train, task, config.train.batch_size, config.seed)
-    return inputs[chosen]
+    # Keep only the chosen rows batch by batch: the whole train split never sits in memory.
+    kept, offset = [], 0
+    batches = make_input(
+        dataset.train, task, config.train.batch_size, training=False, seed=config.seed
+    )
+    for x, _ in batches.as_numpy_iterator():
+        kept.append(x[chosen[offset : offset + len(x)]])
+        offset += len(x)
+    return np.concatenate(kept)
 
 
 def preprocessing_spec(

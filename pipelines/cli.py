@@ -33,13 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         "An interrupted run of the same config is resumed unless --fresh is given.",
     )
     run.add_argument("config", help="the YAML experiment config, e.g. configs/digits.yaml")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value; the value is parsed as YAML "
+    _add_set_option(
+        run,
+        "KEY=VALUE",
+        "override a config value; the value is parsed as YAML "
         "(e.g. --set train.epochs=5 --set strategy.name=mirrored). Repeatable.",
     )
     run.add_argument(
@@ -65,13 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VARIANT",
         help="the variants to export: float32 float16 dynamic_int8 int8 (default: the config's)",
     )
-    export.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="export.KEY=VALUE",
-        help="override an export setting, e.g. --set export.int8.min_agreement=0.99 "
+    _add_set_option(
+        export,
+        "export.KEY=VALUE",
+        "override an export setting, e.g. --set export.int8.min_agreement=0.99 "
         "or --set export.allow_flex=true. Repeatable.",
     )
     export.add_argument(
@@ -93,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", help="a run directory printed by `tasklab run`")
     return parser
+
+
+def _add_set_option(parser: argparse.ArgumentParser, metavar: str, help_text: str) -> None:
+    """The repeatable `--set KEY=VALUE` override option (collected in `args.overrides`)."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar=metavar, help=help_text
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

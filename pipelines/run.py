@@ -196,7 +196,6 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
     config = parse_config(apply_overrides(raw, overrides))
     if not config.export.variants:
         raise ConfigError("export.variants is empty: name at least one variant to export.")
-    make_strategy(config.strategy)  # Splits the CPU as in training, before TF starts.
     task_cls = get_task(config.task)
     dataset = load_dataset(config.data, config.seed, task_cls.problem)
     recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")

@@ -19,6 +19,30 @@ split_cpu(2)  # Must run before any other TensorFlow work in this process.
 REPO = Path(__file__).resolve().parents[1]
 
 
+def tabular_spec(
+    features: np.ndarray,
+    class_names: tuple[str, ...] = ("no", "yes"),
+    columns: tuple = (),
+    feature_names: tuple[str, ...] | None = None,
+    target_mean: float = 0.0,
+    target_std: float = 1.0,
+):
+    """A tabular `DataSpec` whose schema holds the statistics of `features` (as the loader fits)."""
+    from pipelines.data.base import DataSpec
+    from pipelines.data.tabular import TabularSchema
+
+    schema = TabularSchema(
+        columns=columns,
+        target="y",
+        feature_names=feature_names or tuple(f"f{i}" for i in range(features.shape[1])),
+        feature_mean=tuple(features.mean(axis=0).tolist()),
+        feature_variance=tuple(features.var(axis=0).tolist()),
+        target_mean=target_mean,
+        target_std=target_std,
+    )
+    return DataSpec("tabular", class_names, (features.shape[1],), schema)
+
+
 def write_image(path: Path, array: np.ndarray) -> Path:
     """Writes a uint8 array as PNG or JPEG (by suffix)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ from export.convert import check_builtin_ops, convert, export_saved_model
 from export.litert import LiteRTModel
 from pipelines.config import parse_model_config
 from pipelines.data.base import DataSpec
-from pipelines.data.tabular import TabularSchema
 from tasks import TASKS, get_task
+from tests.conftest import tabular_spec
 
 
 def _tiny_images(rng: np.random.Generator) -> tuple[DataSpec, np.ndarray, np.ndarray]:
@@ -31,18 +31,10 @@ def _tiny_images(rng: np.random.Generator) -> tuple[DataSpec, np.ndarray, np.nda
 
 def _tiny_table(rng: np.random.Generator, regression: bool):
     x = rng.normal(size=(12, 5)).astype(np.float32)
-    schema = TabularSchema(
-        columns=(),
-        target="y",
-        feature_names=tuple(f"f{i}" for i in range(5)),
-        feature_mean=tuple(x.mean(axis=0).tolist()),
-        feature_variance=tuple(x.var(axis=0).tolist()),
-        target_mean=10.0 if regression else 0.0,
-        target_std=3.0 if regression else 1.0,
-    )
     y = (10 + 3 * x[:, 0]).astype(np.float32) if regression else np.arange(12) % 2
-    classes = () if regression else ("no", "yes")
-    return DataSpec(kind="tabular", class_names=classes, example_shape=(5,), schema=schema), x, y
+    if regression:
+        return tabular_spec(x, class_names=(), target_mean=10.0, target_std=3.0), x, y
+    return tabular_spec(x), x, y
 
 
 TINY_DATA = {

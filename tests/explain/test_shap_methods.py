@@ -12,9 +12,8 @@ from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
 from explain.base import ExplainOptions
 from explain.shap_methods import keras_shap, tree_shap
 from pipelines.config import parse_model_config
-from pipelines.data.base import DataSpec
-from pipelines.data.tabular import TabularSchema
 from tasks import get_task
+from tests.conftest import tabular_spec
 
 
 def test_tree_shap_is_additive_in_margin_space_on_1000_rows_in_seconds():
@@ -50,16 +49,8 @@ def test_tree_shap_multiclass_and_regression_explain_the_asked_output():
 def trained_mlp():
     x, y = make_classification(n_samples=400, n_features=6, n_informative=3, random_state=1)
     x = (x * [1, 10, 100, 1, 1, 1] + [0, 5, 50, 0, 0, 0]).astype("float32")
-    schema = TabularSchema(
-        columns=(),
-        target="y",
-        feature_names=tuple(f"f{i}" for i in range(6)),
-        feature_mean=tuple(x.mean(axis=0).tolist()),
-        feature_variance=tuple(x.var(axis=0).tolist()),
-    )
-    spec = DataSpec("tabular", ("no", "yes"), (6,), schema)
     name = "tabular_classification"
-    task = get_task(name)(parse_model_config(name, {}), spec)
+    task = get_task(name)(parse_model_config(name, {}), tabular_spec(x))
     keras.utils.set_random_seed(0)
     model = task.build_model()
     task.compile(model, keras.optimizers.Adam(1e-2))

@@ -9,9 +9,9 @@ import tensorflow as tf
 from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows
 from pipelines.config import parse_model_config
 from pipelines.data.base import DataSpec
-from pipelines.data.tabular import TabularEncoder, TabularSchema, infer_column_kinds, read_csv_table
+from pipelines.data.tabular import TabularEncoder, infer_column_kinds, read_csv_table
 from tasks import get_task
-from tests.conftest import write_image
+from tests.conftest import tabular_spec, write_image
 
 CSV = """city,rooms,floors,garden,income,label
 Paris,3,1,yes,1200.5,a
@@ -36,14 +36,7 @@ Nice,4.0,2.0,no,NaN,a
 
 def tabular_task(encoder: TabularEncoder, frame):
     features, _ = encoder.features(frame)
-    schema = TabularSchema(
-        columns=encoder.columns_,
-        target="label",
-        feature_names=tuple(encoder.feature_names()),
-        feature_mean=tuple(features.mean(axis=0).tolist()),
-        feature_variance=tuple(features.var(axis=0).tolist()),
-    )
-    spec = DataSpec("tabular", ("a", "b"), (features.shape[1],), schema)
+    spec = tabular_spec(features, ("a", "b"), encoder.columns_, tuple(encoder.feature_names()))
     name = "tabular_classification"
     return get_task(name)(parse_model_config(name, {}), spec)
 

@@ -58,7 +58,7 @@ def run_config(name, *overrides):
 
 def reload_test_split(run_dir):
     """The run's model, task and test inputs, rebuilt from the run directory alone."""
-    config = run_config("digits") if "digits" in run_dir.name else run_config("breast_cancer")
+    config = load_config(run_dir / "config.yaml")
     task_cls = get_task(config.task)
     dataset = load_dataset(config.data, config.seed, task_cls.problem)
     task = task_cls(config.model, dataset.spec)
