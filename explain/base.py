@@ -34,6 +34,8 @@ class Attributions:
             model), the one that ran.
         promises_additivity: whether base value + sum of attributions must
             equal the output (SHAP's local accuracy, IG's completeness).
+        extras: per-example details a method reports (Integrated Gradients:
+            `steps`, the intervals each example needed).
     """
 
     values: np.ndarray
@@ -43,6 +45,7 @@ class Attributions:
     seconds_per_example: float
     algorithm: str = ""
     promises_additivity: bool = False
+    extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def additivity_error(self) -> np.ndarray:
         """`|base value + sum of attributions - output|` per example (SHAP's local accuracy)."""
@@ -56,22 +59,30 @@ class ExplainOptions:
 
     Attributes:
         batch_size: examples (or interpolation points) per model call.
-        ig_steps: Integrated Gradients' Riemann intervals (trapezoid rule).
+        ig_steps: Integrated Gradients' first number of intervals (trapezoid rule).
+        ig_max_steps: the most intervals an example may be refined to.
+        ig_tolerance: the relative completeness error that stops the refinement.
         smoothgrad_samples: noisy copies averaged by SmoothGrad.
         smoothgrad_noise: the noise's standard deviation as a fraction of the
             input's value range.
         gradcam_layer: the convolutional layer Grad-CAM reads (default: the
             last one at the model's top level).
         background: train examples SHAP integrates over (Keras models).
+        reference: one input-shaped "absent" input (a black image, the train
+            means of a table's features): where Integrated Gradients' path starts.
+            Default: zeros.
         seed: seeds noise, background choice and permutations.
     """
 
     batch_size: int = 64
     ig_steps: int = 64
+    ig_max_steps: int = 1024
+    ig_tolerance: float = 0.05
     smoothgrad_samples: int = 25
     smoothgrad_noise: float = 0.15
     gradcam_layer: str | None = None
     background: np.ndarray | None = None
+    reference: np.ndarray | None = None
     seed: int = 0
 
 
@@ -85,24 +96,38 @@ class ExplainerSpec:
         inputs: what it attributes to: `pixels`, `features`, ... (a task's
             `explain_input` must match).
         description: one line for docs.
+        signed: whether the sign of an attribution carries meaning (a positive
+            one raised the output); unsigned methods (gradient saliency) are
+            ranked by magnitude.
+        needs_background: whether it reads `ExplainOptions.background`.
     """
 
     explain: Callable[..., Attributions]
     model: str
     inputs: frozenset[str]
     description: str
+    signed: bool = True
+    needs_background: bool = False
 
 
 EXPLAINERS: Registry[ExplainerSpec] = Registry("explanation method")
 
 
 def register_explainer(
-    name: str, model: str, inputs: set[str], description: str
+    name: str,
+    model: str,
+    inputs: set[str],
+    description: str,
+    signed: bool = True,
+    needs_background: bool = False,
 ) -> Callable[[Callable[..., Attributions]], Callable[..., Attributions]]:
-    """Decorator: registers an explain function under `name`."""
+    """Decorator: registers an explain function under `name` (arguments as `ExplainerSpec`)."""
 
     def register(explain: Callable[..., Attributions]) -> Callable[..., Attributions]:
-        EXPLAINERS.register(name)(ExplainerSpec(explain, model, frozenset(inputs), description))
+        spec = ExplainerSpec(
+            explain, model, frozenset(inputs), description, signed, needs_background
+        )
+        EXPLAINERS.register(name)(spec)
         return explain
 
     return register
@@ -112,6 +137,23 @@ def explained_outputs(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Each example's output for its target class (the only output for regression)."""
     outputs = np.asarray(outputs).reshape(len(outputs), -1)
     return outputs[np.arange(len(outputs)), np.asarray(targets, dtype=int)]
+
+
+def predict(model: Any, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs on `inputs`, by direct calls in inference mode, batch by batch.
+
+    Explanations call models on many arrays of varying length (paths,
+    noisy copies, deletion curves); `model.predict` would retrace its
+    `tf.function` for each new shape and warn, a direct call does not.
+
+    Returns:
+        `(examples, outputs)` float64 outputs.
+    """
+    parts = [
+        np.asarray(model(inputs[part], training=False), dtype=np.float64)
+        for part in as_batches(len(inputs), batch_size)
+    ]
+    return np.concatenate(parts).reshape(len(inputs), -1)
 
 
 def as_batches(count: int, batch_size: int) -> list[slice]:

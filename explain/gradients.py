@@ -22,6 +22,7 @@ from explain.base import (
     ExplainOptions,
     as_batches,
     explained_outputs,
+    predict,
     register_explainer,
 )
 
@@ -59,12 +60,16 @@ def model_outputs(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, batch_size: int
 ) -> np.ndarray:
     """The explained output (target probability, or value) of every example."""
-    outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+    outputs = predict(model, inputs, batch_size)
     return explained_outputs(outputs, targets)
 
 
 @register_explainer(
-    "gradient", "keras", {"pixels", "features"}, "vanilla gradient of the target output"
+    "gradient",
+    "keras",
+    {"pixels", "features"},
+    "vanilla gradient of the target output",
+    signed=False,
 )
 def vanilla_gradient(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
@@ -76,7 +81,11 @@ def vanilla_gradient(
 
 
 @register_explainer(
-    "smoothgrad", "keras", {"pixels", "features"}, "gradients averaged over noisy copies"
+    "smoothgrad",
+    "keras",
+    {"pixels", "features"},
+    "gradients averaged over noisy copies",
+    signed=False,
 )
 def smoothgrad(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
@@ -97,7 +106,7 @@ def smoothgrad(
     "integrated_gradients",
     "keras",
     {"pixels", "features"},
-    "path integral of gradients from a zero baseline",
+    "path integral of gradients from a reference input",
 )
 def integrated_gradients(
     model: keras.Model,
@@ -109,38 +118,46 @@ def integrated_gradients(
     """(x - baseline) times the mean gradient along the straight path, by the trapezoid rule.
 
     Completeness: the attributions of an example sum to f(x) - f(baseline),
-    up to the integration error of `ig_steps` intervals.
+    up to the integration error. When the path crosses a sharp change of
+    the output (a softmax flipping between classes), `ig_steps` intervals can
+    miss it; an example whose completeness error exceeds `ig_tolerance` then
+    gets twice the intervals (the nested grid reuses every gradient already
+    computed), up to `ig_max_steps`. The intervals each example used are in
+    `extras["steps"]`.
 
     Args:
         model: the Keras model.
         inputs: `(examples, *input_shape)` model inputs.
         targets: the class explained per example.
-        options: `ig_steps` and the batch size (interpolation points per call).
-        baseline: one input-shaped reference (default: zeros, a black image).
+        options: `ig_steps`, `ig_max_steps`, `ig_tolerance`, the batch size
+            (interpolation points per call) and `reference`, the default baseline.
+        baseline: one input-shaped reference (default: `options.reference`,
+            else zeros, a black image).
 
     Returns:
         The attributions; `base_values` holds f(baseline).
     """
     started = time.perf_counter()
-    baseline = np.zeros(inputs.shape[1:], np.float32) if baseline is None else baseline
-    alphas = np.linspace(0.0, 1.0, options.ig_steps + 1, dtype=np.float32)
-    # Trapezoid weights: the two ends count half.
-    weights = np.full(len(alphas), 1.0 / options.ig_steps, dtype=np.float64)
-    weights[[0, -1]] /= 2
-    values = np.empty(inputs.shape, dtype=np.float32)
-    for index, example in enumerate(inputs):
-        path_targets = np.full(len(alphas), targets[index])
-        shape = (-1,) + (1,) * example.ndim
-        path = baseline + alphas.reshape(shape) * (example - baseline)
-        gradients = target_gradients(
-            model, path.astype(np.float32), path_targets, options.batch_size
-        )
-        mean_gradient = np.tensordot(weights, gradients.astype(np.float64), axes=1)
-        values[index] = (example - baseline) * mean_gradient
+    if baseline is None:
+        baseline = options.reference
+    if baseline is None:
+        baseline = np.zeros(inputs.shape[1:], np.float32)
+    baseline = np.asarray(baseline, dtype=np.float32).reshape(inputs.shape[1:])
     # One prediction of the baseline serves every example (each reads its own target).
-    baseline_output = model.predict(baseline[np.newaxis], verbose=0)
+    baseline_output = predict(model, baseline[np.newaxis])
     base = explained_outputs(np.repeat(baseline_output, len(inputs), axis=0), targets)
     outputs = model_outputs(model, inputs, targets, options.batch_size)
+    values = np.empty(inputs.shape, dtype=np.float32)
+    steps = np.empty(len(inputs), dtype=int)
+    for index, example in enumerate(inputs):
+        path = _StraightPath(model, baseline, example, int(targets[index]), options.batch_size)
+        mean_gradient, steps[index] = path.mean_gradient(
+            options.ig_steps,
+            options.ig_max_steps,
+            options.ig_tolerance,
+            expected=outputs[index] - base[index],
+        )
+        values[index] = (example - baseline) * mean_gradient
     return Attributions(
         values=values,
         base_values=base,
@@ -148,7 +165,54 @@ def integrated_gradients(
         outputs=outputs,
         seconds_per_example=(time.perf_counter() - started) / len(inputs),
         promises_additivity=True,
+        extras={"steps": steps},
     )
+
+
+class _StraightPath:
+    """The gradients of one example's target output along baseline -> example."""
+
+    def __init__(self, model, baseline, example, target: int, batch_size: int):
+        self.model, self.baseline, self.example = model, baseline, example
+        self.target, self.batch_size = target, batch_size
+
+    def gradients(self, alphas: np.ndarray) -> np.ndarray:
+        """Gradients at the points `baseline + alpha * (example - baseline)`."""
+        shape = (-1,) + (1,) * self.example.ndim
+        points = self.baseline + alphas.reshape(shape) * (self.example - self.baseline)
+        targets = np.full(len(alphas), self.target)
+        return target_gradients(
+            self.model, points.astype(np.float32), targets, self.batch_size
+        ).astype(np.float64)
+
+    def mean_gradient(
+        self, steps: int, max_steps: int, tolerance: float, expected: float
+    ) -> tuple[np.ndarray, int]:
+        """The trapezoid mean gradient, doubling the intervals until completeness holds.
+
+        Args:
+            steps: the first number of intervals.
+            max_steps: the most intervals tried.
+            tolerance: the relative completeness error that is good enough.
+            expected: f(example) - f(baseline), what the attributions must sum to.
+
+        Returns:
+            The mean gradient (input-shaped) and the intervals it used.
+        """
+        alphas = np.linspace(0.0, 1.0, steps + 1)
+        gradients = self.gradients(alphas)
+        # Trapezoid rule: the two ends count half.
+        mean = (gradients[1:-1].sum(axis=0) + (gradients[0] + gradients[-1]) / 2) / steps
+        difference = self.example - self.baseline
+        while steps < max_steps:
+            total = float(np.sum(difference * mean))
+            if abs(total - expected) <= tolerance * max(abs(expected), 1e-12):
+                break
+            # The midpoints of the current intervals refine the grid to 2 * steps.
+            midpoints = (np.arange(steps) + 0.5) / steps
+            mean = mean / 2 + self.gradients(midpoints).sum(axis=0) / (2 * steps)
+            steps *= 2
+        return mean, steps
 
 
 def completeness_error(attributions: Attributions) -> np.ndarray:

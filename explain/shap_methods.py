@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 import shap
 
-from explain.base import Attributions, ExplainOptions, explained_outputs, register_explainer
+from explain.base import (
+    Attributions,
+    ExplainOptions,
+    explained_outputs,
+    predict,
+    register_explainer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +75,11 @@ def _is_binary(model) -> bool:
 
 
 @register_explainer(
-    "keras_shap", "keras", {"features"}, "SHAP of the Keras model (Deep, Gradient or Permutation)"
+    "keras_shap",
+    "keras",
+    {"features"},
+    "SHAP of the Keras model (Deep, Gradient or Permutation)",
+    needs_background=True,
 )
 def keras_shap(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions
@@ -85,7 +95,7 @@ def keras_shap(
     Returns:
         The attributions, with the algorithm used.
     """
-    outputs = explained_outputs(model.predict(inputs, verbose=0), targets)
+    outputs = explained_outputs(predict(model, inputs), targets)
     failures = []
     for algorithm, explain in (("deep", _deep), ("gradient", _gradient)):
         started = time.perf_counter()
@@ -129,7 +139,7 @@ def _deep(model, inputs, targets, background):
 def _gradient(model, inputs, targets, background):
     explainer = shap.GradientExplainer(model, background)
     values = _select(explainer.shap_values(inputs), targets)
-    expected = model.predict(background, verbose=0).mean(axis=0).reshape(-1)
+    expected = predict(model, background).mean(axis=0)
     return values, expected[targets]
 
 
@@ -137,7 +147,7 @@ def _permutation(model, inputs, targets, options, outputs) -> Attributions:
     started = time.perf_counter()
 
     def target_output(rows: np.ndarray) -> np.ndarray:
-        return model.predict(rows, verbose=0, batch_size=1024)
+        return predict(model, rows, batch_size=1024)
 
     explainer = shap.PermutationExplainer(
         target_output, shap.maskers.Independent(options.background), seed=options.seed

@@ -28,7 +28,6 @@ from typing import Any
 
 import keras
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from export.convert import check_builtin_ops, convert, export_saved_model, operators
 from export.litert import LiteRTModel, time_calls
@@ -40,7 +39,7 @@ from pipelines.config import ExportConfig, RunConfig
 from pipelines.data import Dataset
 from pipelines.data.base import Split
 from pipelines.evaluate import Evaluation
-from pipelines.train import make_input
+from pipelines.train import sample_inputs, split_inputs
 from tasks.base import Task
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,13 @@ def export_model(
     test_inputs = split_inputs(dataset.test, task, config.train.batch_size, config.seed)
     keras_outputs = model.predict(test_inputs, batch_size=config.train.batch_size, verbose=0)
     keras_evaluation = task.evaluate(dataset.test.labels, keras_outputs, config.seed)
-    representative = representative_sample(dataset, task, config)
+    representative = sample_inputs(
+        dataset.train,
+        task,
+        config.export.representative_size,
+        config.train.batch_size,
+        config.seed,
+    )
     logger.info(
         "Export: %s on %d test examples (%d calibration examples)",
         list(export_config.variants),
@@ -121,7 +126,7 @@ def export_model(
     io.write_json(
         staging / PREPROCESSING_FILE, preprocessing_spec(task, config, test_inputs, variants)
     )
-    _replace_dir(staging, run_dir / BUNDLE_DIR)
+    io.replace_dir(staging, run_dir / BUNDLE_DIR)
     result = {
         "bundle": BUNDLE_DIR,
         "test_examples": len(test_inputs),
@@ -254,45 +259,6 @@ class _VariantContext:
         }
 
 
-def split_inputs(split: Split, task: Task, batch_size: int, seed: int) -> np.ndarray:
-    """The model-ready inputs of a split, in the split's order, as one array.
-
-    The test split is held in memory once and fed to the Keras model and to
-    every variant; for the datasets this toolkit targets that is a few MB.
-    """
-    batches = make_input(split, task, batch_size, training=False, seed=seed)
-    return np.concatenate([x for x, _ in batches.as_numpy_iterator()])
-
-
-def representative_sample(dataset: Dataset, task: Task, config: RunConfig) -> np.ndarray:
-    """A stratified (seeded) sample of model-ready train inputs, to calibrate full int8.
-
-    Returns:
-        Up to `export.representative_size` inputs, with the train split's class proportions.
-    """
-    labels = dataset.train.labels
-    indices = np.arange(len(labels))
-    size = config.export.representative_size
-    if size < len(labels):
-        stratify = labels if task.problem == "classification" else None
-        if stratify is not None and np.bincount(labels).min() < 2:
-            stratify = None  # A class with one example cannot be stratified; sample at random.
-        indices, _ = train_test_split(
-            indices, train_size=size, stratify=stratify, random_state=config.seed
-        )
-    chosen = np.zeros(len(labels), dtype=bool)
-    chosen[indices] = True
-    # Keep only the chosen rows batch by batch: the whole train split never sits in memory.
-    kept, offset = [], 0
-    batches = make_input(
-        dataset.train, task, config.train.batch_size, training=False, seed=config.seed
-    )
-    for x, _ in batches.as_numpy_iterator():
-        kept.append(x[chosen[offset : offset + len(x)]])
-        offset += len(x)
-    return np.concatenate(kept)
-
-
 def preprocessing_spec(
     task: Task, config: RunConfig, test_inputs: np.ndarray, variants: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -393,13 +359,3 @@ def _add_size_ratios(variants: list[dict[str, Any]]) -> None:
     reference = next((e["size_bytes"] for e in variants if e["name"] == "float32"), None)
     for entry in variants:
         entry["size_ratio"] = round(entry["size_bytes"] / reference, 4) if reference else None
-
-
-def _replace_dir(staging: Path, final: Path) -> None:
-    """Swaps the finished bundle in, so an interrupted export never leaves a half bundle."""
-    previous = final.with_name(f".{final.name}.previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    staging.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)

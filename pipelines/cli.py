@@ -1,4 +1,4 @@
-"""The `tasklab` command line: `run`, `export`, `report` and `datasets`.
+"""The `tasklab` command line: `run`, `explain`, `export`, `report` and `datasets`.
 
 Errors a user can fix (config, data, strategy, a model that needs Flex ops)
 print one `error:` line and exit with status 2; `tasklab export --strict`
@@ -16,6 +16,16 @@ from collections.abc import Sequence
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
+# Listed statically so `--help` needs no TensorFlow import; a test keeps it in sync
+# with the registry.
+EXPLAIN_METHODS = (
+    "gradient",
+    "smoothgrad",
+    "integrated_gradients",
+    "grad_cam",
+    "keras_shap",
+    "tree_shap",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +56,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh",
         action="store_true",
         help="start a new run even if an identical one was interrupted",
+    )
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain a trained run's predictions and check the explanations",
+        description="Explain test examples of RUN_DIR with each method (SHAP, gradients, "
+        "SmoothGrad, Integrated Gradients, Grad-CAM), run the sanity checks (model "
+        "randomization, deletion, additivity or completeness), and write explain.json, "
+        "RUN_DIR/explain/*.png and the report's explanation section.",
+    )
+    explain.add_argument("run_dir", help="a run directory printed by `tasklab run`")
+    explain.add_argument(
+        "--examples",
+        type=int,
+        metavar="N",
+        help="test examples to explain (default: the config's, else 16 images or 1000 rows)",
+    )
+    explain.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="METHOD",
+        help=f"the methods to run, of: {' '.join(EXPLAIN_METHODS)} (default: the task's)",
+    )
+    _add_set_option(
+        explain,
+        "explain.KEY=VALUE",
+        "override an explain setting, e.g. --set explain.ig_steps=128. Repeatable.",
     )
 
     export = commands.add_parser(
@@ -169,6 +206,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from explain.stage import summary_line
+    from pipelines.run import explain_run
+
+    overrides = list(args.overrides)
+    if args.examples is not None:
+        overrides.append(f"explain.examples={args.examples}")
+    if args.methods:
+        overrides.append(f"explain.methods=[{','.join(args.methods)}]")
+    result = explain_run(args.run_dir, overrides)
+    for entry in result["methods"]:
+        print(f"{entry['name']:<22} {entry['model']:<8} {summary_line(entry)}")
+    print(f"{args.run_dir.rstrip('/')}/explain.json")
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from pipelines.data import BUILTIN_DATASETS
 
@@ -185,7 +238,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "export": _export, "datasets": _datasets, "report": _report}
+_COMMANDS = {
+    "run": _run,
+    "explain": _explain,
+    "export": _export,
+    "datasets": _datasets,
+    "report": _report,
+}
 
 
 if __name__ == "__main__":

@@ -257,6 +257,89 @@ class ExportConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExplainConfig:
+    """Explanations of the trained model (and of the XGBoost baseline), and their checks.
+
+    Attributes:
+        methods: the explanation methods to run (default: every method the
+            task lists; `[]` turns the stage off). See `tasklab explain --help`.
+        examples: test examples explained by every method (default: the
+            task's, 16 images or up to 1000 table rows); images are chosen
+            half misclassified where there are that many, the rest correct.
+        background: train examples SHAP integrates over for the Keras model.
+        batch_size: examples (or interpolation points) per model call.
+        ig_steps: Integrated Gradients' intervals along the path; an example
+            whose attributions miss completeness (`completeness_tolerance`) is
+            refined by doubling them, up to `ig_max_steps` (set it equal to
+            `ig_steps` for a fixed count).
+        smoothgrad_samples: noisy copies SmoothGrad averages.
+        smoothgrad_noise: SmoothGrad's noise, as a fraction of the input's range.
+        gradcam_layer: the layer Grad-CAM reads (default: the model's last
+            top-level convolution).
+        max_randomization_correlation: the randomization check passes when the
+            mean Spearman correlation between the trained and the randomized
+            model's attributions stays below this.
+        deletion_steps: points of the deletion curve (fractions of features deleted).
+        deletion_random_orders: random deletion orders averaged for the reference curve.
+        completeness_tolerance: Integrated Gradients passes completeness when
+            every example's attributions sum to f(x) - f(baseline) within this
+            relative error.
+        tree_additivity_tolerance: largest allowed |base + sum - output| of
+            Tree SHAP (margin units).
+        keras_additivity_tolerance: the same for SHAP of the Keras model
+            (output units, e.g. probability), where the algorithm promises it.
+    """
+
+    methods: tuple[str, ...] | None = None
+    examples: int | None = None
+    background: int = 100
+    batch_size: int = 64
+    ig_steps: int = 64
+    ig_max_steps: int = 1024
+    smoothgrad_samples: int = 25
+    smoothgrad_noise: float = 0.15
+    gradcam_layer: str | None = None
+    max_randomization_correlation: float = 0.5
+    deletion_steps: int = 20
+    deletion_random_orders: int = 3
+    completeness_tolerance: float = 0.05
+    tree_additivity_tolerance: float = 1e-4
+    keras_additivity_tolerance: float = 0.01
+
+    def __post_init__(self):
+        positive = ("background", "batch_size", "ig_steps", "smoothgrad_samples")
+        positive += ("deletion_steps", "deletion_random_orders")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"explain.{name} must be >= 1. Received: {getattr(self, name)}.")
+        if self.ig_max_steps < self.ig_steps:
+            raise ConfigError(
+                f"explain.ig_max_steps ({self.ig_max_steps}) must be >= explain.ig_steps "
+                f"({self.ig_steps})."
+            )
+        if self.examples is not None and self.examples < 2:
+            raise ConfigError(
+                f"explain.examples must be >= 2 (the checks compare examples). "
+                f"Received: {self.examples}."
+            )
+        if self.methods is not None and len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"explain.methods lists a method twice: {list(self.methods)}.")
+        if not -1.0 <= self.max_randomization_correlation <= 1.0:
+            raise ConfigError(
+                "explain.max_randomization_correlation must be between -1 and 1. "
+                f"Received: {self.max_randomization_correlation}."
+            )
+        for name in (
+            "smoothgrad_noise",
+            "completeness_tolerance",
+            "tree_additivity_tolerance",
+            "keras_additivity_tolerance",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"explain.{name} must be > 0. Received: {getattr(self, name)}.")
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Which model the task builds, and its options.
 
@@ -289,6 +372,7 @@ class RunConfig:
             `[]` turns the comparison off).
         compare: how the comparison is run.
         export: the LiteRT export and its parity gate.
+        explain: the explanations and their sanity checks.
     """
 
     name: str
@@ -301,6 +385,7 @@ class RunConfig:
     baselines: tuple[str, ...] | None = None
     compare: CompareConfig = dataclasses.field(default_factory=CompareConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    explain: ExplainConfig = dataclasses.field(default_factory=ExplainConfig)
 
 
 _SECTIONS = {
@@ -309,6 +394,7 @@ _SECTIONS = {
     "strategy": StrategyConfig,
     "compare": CompareConfig,
     "export": ExportConfig,
+    "explain": ExplainConfig,
 }
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,26 @@ def write_json(path: str | Path, obj: Any) -> Path:
         The path written.
     """
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def replace_dir(staging: str | Path, final: str | Path) -> Path:
+    """Swaps a finished directory in for `final`, so a reader never sees half of one.
+
+    The old directory is renamed aside, the staging one renamed into place,
+    then the old one removed; an interruption leaves either the old or the
+    new directory at `final` (or, between the two renames, the old one aside).
+
+    Returns:
+        The final path.
+    """
+    staging, final = Path(staging), Path(final)
+    previous = final.with_name(f".{final.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if final.exists():
+        final.rename(previous)
+    staging.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
+    return final
 
 
 def read_json(path: str | Path) -> Any:

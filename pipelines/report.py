@@ -117,7 +117,7 @@ def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
         axis.set_ylabel(key)
         axis.grid(alpha=0.3)
         axis.legend()
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
@@ -146,7 +146,7 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> byt
             color="white" if count > threshold else "black",
             fontsize=8,
         )
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def comparison_png(comparison: dict) -> bytes:
@@ -168,10 +168,11 @@ def comparison_png(comparison: dict) -> bytes:
     axis.set_yticks(rows, [m["label"] for m in models])
     axis.set_xlabel(f"held-out {metric} (95% bootstrap interval)")
     axis.grid(axis="x", alpha=0.3)
-    return _to_png(figure)
+    return figure_png(figure)
 
 
-def _to_png(figure: plt.Figure) -> bytes:
+def figure_png(figure: plt.Figure) -> bytes:
+    """Renders a figure as PNG bytes (tight layout, 100 dpi) and closes it."""
     buffer = stdio.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)

@@ -1,4 +1,5 @@
-"""One run, stage by stage: strategy -> data -> model -> fit -> evaluate -> report.
+"""One run, stage by stage: strategy -> data -> model -> fit -> evaluate -> compare -> explain
+-> export -> report.
 
 This is the Python API::
 
@@ -25,6 +26,7 @@ import tensorflow as tf
 import yaml
 
 from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines, compare_models
+from explain.stage import explain_model, resolve_methods
 from export.stage import export_model
 from pipelines import io
 from pipelines.config import ConfigError, RunConfig, apply_overrides, dump_config, parse_config
@@ -114,6 +116,8 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     logger.info("Strategy: %s with %d replica(s)", strategy_info.name, strategy_info.replicas)
 
     task_cls = get_task(config.task)
+    # Checked before any training, so a typo in explain.methods costs seconds, not a run.
+    explain_methods = resolve_methods(task_cls, config.explain)
     logger.info("Loading %s", config.data.uri)
     dataset = load_dataset(config.data, config.seed, task_cls.problem)
     for note in dataset.notes:
@@ -160,6 +164,8 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
         io.write_json(run_dir / BASELINES_FILE, comparison)
         logger.info("Verdict: %s", comparison["verdict"])
 
+    if explain_methods:
+        explain_model(model, task, dataset, config, run_dir)
     if config.export.variants:
         export_model(model, task, dataset, config, run_dir)
     return metrics
@@ -180,6 +186,62 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
     Returns:
         What `export.json` holds (the report is rebuilt too).
     """
+    finished = load_finished_run(run_dir, overrides, section="export")
+    if not finished.config.export.variants:
+        raise ConfigError("export.variants is empty: name at least one variant to export.")
+    result = export_model(*finished.stage_args())
+    write_report(finished.run_dir)
+    return result
+
+
+def explain_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Explains (again) the model of a finished run: `tasklab explain RUN_DIR`.
+
+    Args:
+        run_dir: a run directory holding `model.keras`.
+        overrides: `explain.KEY=VALUE` settings (e.g. `explain.examples=32`).
+
+    Returns:
+        What `explain.json` holds (the report is rebuilt too).
+    """
+    finished = load_finished_run(run_dir, overrides, section="explain")
+    if not resolve_methods(type(finished.task), finished.config.explain):
+        raise ConfigError("explain.methods is empty: name at least one method to run.")
+    result = explain_model(*finished.stage_args())
+    write_report(finished.run_dir)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedRun:
+    """A trained run reloaded for a stage that runs after training (explain, export)."""
+
+    model: keras.Model
+    task: Any
+    dataset: Dataset
+    config: RunConfig
+    run_dir: Path
+
+    def stage_args(self) -> tuple[keras.Model, Any, Dataset, RunConfig, Path]:
+        """The arguments every post-training stage takes, in order."""
+        return self.model, self.task, self.dataset, self.config, self.run_dir
+
+
+def load_finished_run(run_dir: str | Path, overrides: Iterable[str], section: str) -> FinishedRun:
+    """Reloads a trained run: its config (with `section.*` overrides), data and model.
+
+    The dataset is reloaded with the run's config and seed, so its splits are
+    the run's; the data must not have changed since (its fingerprint is
+    checked). The model loads with `safe_mode=True`.
+
+    Args:
+        run_dir: a run directory holding `model.keras`.
+        overrides: `SECTION.KEY=VALUE` settings.
+        section: the only config section that may change after training.
+
+    Returns:
+        The model, task, dataset and config of the run.
+    """
     run_dir = Path(run_dir)
     for required in (CONFIG_FILE, MANIFEST_FILE, MODEL_FILE):
         if not (run_dir / required).is_file():
@@ -187,15 +249,13 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
                 f"'{run_dir}' holds no {required}: it is not a trained run directory. "
                 "Pass the directory that `tasklab run` printed."
             )
-    not_export = [o for o in overrides if not o.strip().startswith("export.")]
-    if not_export:
+    others = [o for o in overrides if not o.strip().startswith(f"{section}.")]
+    if others:
         raise ConfigError(
-            f"Only export.* settings can change after training. Received: {not_export}."
+            f"Only {section}.* settings can change after training. Received: {others}."
         )
     raw = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     config = parse_config(apply_overrides(raw, overrides))
-    if not config.export.variants:
-        raise ConfigError("export.variants is empty: name at least one variant to export.")
     task_cls = get_task(config.task)
     dataset = load_dataset(config.data, config.seed, task_cls.problem)
     recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
@@ -203,12 +263,10 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
         raise DataError(
             f"The data at {config.data.uri} changed since the run (fingerprint "
             f"{dataset.fingerprint} vs {recorded}), so its test split is not the run's. "
-            "Export from a new run on the current data."
+            "Start a new run on the current data."
         )
     model = keras.saving.load_model(run_dir / MODEL_FILE, compile=False, safe_mode=True)
-    result = export_model(model, task_cls(config.model, dataset.spec), dataset, config, run_dir)
-    write_report(run_dir)
-    return result
+    return FinishedRun(model, task_cls(config.model, dataset.spec), dataset, config, run_dir)
 
 
 def build_metrics(

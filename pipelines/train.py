@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from sklearn.model_selection import train_test_split
 
 from pipelines import io
 from pipelines.config import TrainConfig
@@ -78,6 +79,62 @@ def make_input(
         # Sequential on purpose: the augmentation layers draw from a seeded generator.
         dataset = dataset.map(task.augment_batch)
     return dataset.prefetch(autotune)
+
+
+def split_inputs(
+    split: Split, task: Task, batch_size: int, seed: int, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The model-ready inputs of a split (or of some of its rows), in the split's order.
+
+    Only the chosen rows are kept, batch by batch, so the whole split never
+    sits in memory when a few rows are asked for.
+
+    Args:
+        split: the split.
+        task: preprocesses each example as for evaluation.
+        batch_size: examples per preprocessing batch.
+        seed: seeds the input pipeline.
+        rows: indices of the rows to keep (default: all of them).
+
+    Returns:
+        `(rows, *input_shape)` inputs, in increasing row order.
+    """
+    chosen = None
+    if rows is not None:
+        chosen = np.zeros(len(split.labels), dtype=bool)
+        chosen[np.asarray(rows, dtype=int)] = True
+    kept, offset = [], 0
+    for x, _ in make_input(split, task, batch_size, training=False, seed=seed).as_numpy_iterator():
+        kept.append(x if chosen is None else x[chosen[offset : offset + len(x)]])
+        offset += len(x)
+    return np.concatenate(kept)
+
+
+def sample_rows(split: Split, problem: str, size: int, seed: int) -> np.ndarray:
+    """Indices of a seeded sample of a split, stratified by class for classification.
+
+    Returns:
+        Up to `size` sorted row indices, with the split's class proportions.
+    """
+    labels = split.labels
+    indices = np.arange(len(labels))
+    if size >= len(labels):
+        return indices
+    stratify = labels if problem == "classification" else None
+    if stratify is not None and np.bincount(labels).min() < 2:
+        stratify = None  # A class with one example cannot be stratified; sample at random.
+    chosen, _ = train_test_split(indices, train_size=size, stratify=stratify, random_state=seed)
+    return np.sort(chosen)
+
+
+def sample_inputs(split: Split, task: Task, size: int, batch_size: int, seed: int) -> np.ndarray:
+    """Model-ready inputs of a stratified, seeded sample of a split (int8 calibration, SHAP).
+
+    Returns:
+        Up to `size` inputs.
+    """
+    rows = sample_rows(split, task.problem, size, seed)
+    return split_inputs(split, task, batch_size, seed, rows)
 
 
 def build_compiled_model(

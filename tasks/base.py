@@ -11,6 +11,7 @@ The pipeline calls its hooks in this order (names follow tensorflow/models'
     task.compile(model, optimizer)  # loss and metrics from build_losses/build_metrics
     task.evaluate(y_true, outputs)  # held-out metrics with intervals
     task.edge_input()               # what a device does to a raw input (export bundle)
+    task.reference_input()          # the "absent" input explanations measure from
 
 A concrete task only binds classes and defaults: its model registry, its
 default model and its per-example preprocessing.
@@ -75,6 +76,11 @@ class Task(abc.ABC):
         data_kind: the `DataSpec.kind` it accepts.
         models: its model registry.
         default_model: the model used when the config names none.
+        explain_input: what attributions are over: `pixels`, `features`
+            (encoded table columns), later `tokens` or `spectrogram`; an
+            explanation method must accept it.
+        explain_methods: the methods run when `explain.methods` is not set.
+        explain_examples: test examples explained when `explain.examples` is not set.
 
     Args:
         model: the validated model config.
@@ -86,6 +92,9 @@ class Task(abc.ABC):
     data_kind: ClassVar[str]
     models: ClassVar[Registry[ModelSpec]]
     default_model: ClassVar[str]
+    explain_input: ClassVar[str]
+    explain_methods: ClassVar[tuple[str, ...]]
+    explain_examples: ClassVar[int] = 16
 
     def __init__(self, model: ModelConfig, spec: DataSpec):
         if spec.kind != self.data_kind:
@@ -123,6 +132,14 @@ class Task(abc.ABC):
 
         Returns:
             JSON data with at least `kind`; read by `export.edge_inputs`.
+        """
+
+    @abc.abstractmethod
+    def reference_input(self) -> np.ndarray:
+        """The input that carries no information, shaped as one model input.
+
+        Integrated Gradients integrates from it and the deletion check fills
+        deleted features with it (a black image, the train means of a table).
         """
 
     @abc.abstractmethod

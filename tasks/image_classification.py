@@ -202,6 +202,8 @@ class ImageClassification(ClassificationTask):
     data_kind = "image"
     models = IMAGE_MODELS
     default_model = "small_cnn"
+    explain_input = "pixels"
+    explain_methods = ("gradient", "smoothgrad", "integrated_gradients", "grad_cam")
 
     def __init__(self, model, spec):
         super().__init__(model, spec)
@@ -239,6 +241,10 @@ class ImageClassification(ClassificationTask):
             "resize": "bilinear",
             "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",
         }
+
+    def reference_input(self) -> np.ndarray:
+        """A black image at the model's input size."""
+        return np.zeros((*self.input_size(), self.spec.example_shape[-1]), dtype=np.float32)
 
     def baseline_features(self, split: Split) -> pd.DataFrame:
         """Pixels in [0, 1], downscaled to at most 32x32 pixels per channel, one row per image."""

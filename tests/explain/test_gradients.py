@@ -55,8 +55,29 @@ def test_integrated_gradients_matches_the_closed_form_and_is_complete():
     np.testing.assert_allclose(result.values, x**3, rtol=2e-4, atol=1e-5)
     np.testing.assert_allclose(result.base_values, 0.0, atol=1e-7)
     assert completeness_error(result).max() < 1e-3
-    coarse = integrated_gradients(model, x, np.zeros(3, dtype=int), ExplainOptions(ig_steps=2))
+    fixed = ExplainOptions(ig_steps=2, ig_max_steps=2)
+    coarse = integrated_gradients(model, x, np.zeros(3, dtype=int), fixed)
     assert completeness_error(coarse).max() > 0.05  # Too few steps shows as incompleteness.
+
+
+def test_integrated_gradients_refines_an_incomplete_example_on_the_nested_grid():
+    model, x = cubic_model(4), RNG.uniform(-2, 2, size=(3, 4)).astype("float32")
+    targets = np.zeros(3, dtype=int)
+    refined = integrated_gradients(
+        model, x, targets, ExplainOptions(ig_steps=2, ig_max_steps=64, ig_tolerance=0.01)
+    )
+    assert completeness_error(refined).max() <= 0.01
+    steps = refined.extras["steps"]
+    assert (steps > 2).all() and (steps <= 64).all()
+    # Refining by midpoints must equal the trapezoid rule computed afresh at that count.
+    for index, count in enumerate(steps):
+        direct = integrated_gradients(
+            model,
+            x[index : index + 1],
+            targets[index : index + 1],
+            ExplainOptions(ig_steps=int(count), ig_max_steps=int(count)),
+        )
+        np.testing.assert_allclose(refined.values[index], direct.values[0], rtol=1e-5, atol=1e-6)
 
 
 def test_integrated_gradients_explains_the_target_class_from_a_given_baseline():

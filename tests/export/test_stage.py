@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from export.stage import split_inputs
 from pipelines import io
 from pipelines.config import load_config
 from pipelines.data import load_dataset
 from pipelines.run import export_run, run
+from pipelines.train import split_inputs
 from tasks import get_task
 from tests.conftest import REPO, write_image
 

@@ -1,0 +1,166 @@
+"""Figures of the explain stage: overlays, importance bars, beeswarms and deletion curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shap
+
+from explain.base import Attributions
+from explain.checks import importance_map
+from pipelines.report import figure_png
+
+_TOP_COLUMNS = 15  # Columns shown in the importance bars and beeswarms.
+
+
+def overlays_png(
+    examples,
+    shown: np.ndarray,
+    attributions: Mapping[str, Attributions],
+    class_names: Sequence[str],
+) -> bytes | None:
+    """One row per shown example: the image, then each method's map over it.
+
+    Maps show each pixel's attribution magnitude (channels summed), scaled
+    to the map's 99th percentile so one extreme pixel does not hide the rest
+    (signed methods too: a pixel that pushed against the class matters as well).
+
+    Args:
+        examples: the explained `Examples` (images 0..255).
+        shown: indices into the examples to draw.
+        attributions: method -> its attributions of every example.
+        class_names: names of the classes.
+
+    Returns:
+        PNG bytes, or None when no example is shown.
+    """
+    if len(shown) == 0:
+        return None
+    methods = list(attributions)
+    figure, axes = plt.subplots(
+        len(shown),
+        len(methods) + 1,
+        figsize=(1.9 * (len(methods) + 1), 1.9 * len(shown) + 0.4),
+        squeeze=False,
+    )
+    for row, index in enumerate(shown):
+        image = _displayable(examples.inputs[index])
+        true, predicted = int(examples.labels[index]), int(examples.predicted[index])
+        axes[row, 0].imshow(image, cmap="gray" if image.ndim == 2 else None)
+        axes[row, 0].set_title(
+            f"{class_names[true]} -> {class_names[predicted]} ({examples.confidence[index]:.2f})",
+            fontsize=8,
+        )
+        for column, name in enumerate(methods, start=1):
+            values = attributions[name].values[index : index + 1]
+            magnitude = importance_map(np.abs(values), signed=True, channels_last=True)
+            heat = magnitude.reshape(values.shape[1:3])
+            scale = np.percentile(heat, 99) or heat.max() or 1.0
+            axes[row, column].imshow(image, cmap="gray" if image.ndim == 2 else None)
+            axes[row, column].imshow(
+                np.clip(heat / scale, 0, 1), cmap="inferno", alpha=0.6, vmin=0, vmax=1
+            )
+            if row == 0:
+                axes[row, column].set_title(name, fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    return figure_png(figure)
+
+
+def _displayable(image: np.ndarray) -> np.ndarray:
+    """Model-ready pixels (0..255 floats) as an image matplotlib draws (2-D if grayscale)."""
+    image = np.clip(image / 255.0, 0.0, 1.0)
+    return image[..., 0] if image.shape[-1] == 1 else image
+
+
+def importance_bar_png(importance: Mapping[str, Any]) -> bytes | None:
+    """Each model's share of the total mean |SHAP| per column, top columns, side by side.
+
+    Shares (importance / its sum) put the models on one axis although the
+    Keras model is explained in probability and the trees in log-odds.
+
+    Returns:
+        PNG bytes, or None when no method ran.
+    """
+    by_method = importance["by_method"]
+    if not by_method:
+        return None
+    columns = importance["columns"]
+    shares = {
+        name: np.asarray(values) / (np.sum(values) or 1.0) for name, values in by_method.items()
+    }
+    order = np.argsort(-np.mean(list(shares.values()), axis=0))[:_TOP_COLUMNS]
+    height = 0.8 / len(shares)
+    figure, axis = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
+    positions = np.arange(len(order))[::-1]
+    for offset, (name, share) in enumerate(shares.items()):
+        axis.barh(positions + offset * height - 0.4 + height / 2, share[order], height, label=name)
+    axis.set_yticks(positions, [columns[i] for i in order], fontsize=8)
+    axis.set_xlabel("share of mean |SHAP|")
+    axis.legend()
+    axis.grid(axis="x", alpha=0.3)
+    return figure_png(figure)
+
+
+def beeswarm_png(
+    values: np.ndarray, frame: pd.DataFrame, columns: Sequence[str], method: str
+) -> bytes:
+    """SHAP's beeswarm of one method over the input columns, dots colored by the column's value.
+
+    Args:
+        values: `(examples, columns)` attributions.
+        frame: the explained rows' typed columns (categoricals drawn by category code).
+        columns: the column names, in order.
+        method: the method's name, for the title.
+
+    Returns:
+        PNG bytes.
+    """
+    data = np.column_stack([_numeric(frame[column]) for column in columns])
+    explanation = shap.Explanation(values=values, data=data, feature_names=list(columns))
+    shap.plots.beeswarm(explanation, max_display=_TOP_COLUMNS, show=False, plot_size=(7, 5))
+    figure = plt.gcf()
+    figure.suptitle(method, fontsize=10)
+    return figure_png(figure)
+
+
+def _numeric(series: pd.Series) -> np.ndarray:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy(dtype=np.float64)
+        return np.where(codes < 0, np.nan, codes)
+    return series.to_numpy(dtype=np.float64)
+
+
+def deletion_curves_png(methods: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """Per method: the explained output as features are deleted, attribution order vs random.
+
+    Returns:
+        PNG bytes, or None when no method has a deletion check.
+    """
+    checked = [m for m in methods if "deletion" in m.get("checks", {})]
+    if not checked:
+        return None
+    figure, axes = plt.subplots(
+        1, len(checked), figsize=(3.2 * len(checked), 2.8), squeeze=False, sharey=True
+    )
+    for axis, method in zip(axes[0], checked, strict=True):
+        deletion = method["checks"]["deletion"]
+        fractions = np.linspace(0, 1, len(deletion["curve"]))
+        axis.plot(fractions, deletion["curve"], label=f"attributed (AUC {deletion['auc']:.3f})")
+        axis.plot(
+            fractions,
+            deletion["random_curve"],
+            linestyle="--",
+            label=f"random (AUC {deletion['random_auc']:.3f})",
+        )
+        axis.set_title(f"{method['name']} ({method['model']})", fontsize=9)
+        axis.set_xlabel("fraction deleted")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    axes[0, 0].set_ylabel("explained output")
+    return figure_png(figure)
