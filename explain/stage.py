@@ -497,13 +497,26 @@ def column_importance(attributions: dict[str, Attributions], task: Task) -> dict
         by_method[name] = global_importance(per_column).tolist()
     result: dict[str, Any] = {"columns": columns, "by_method": by_method}
     if "keras_shap" in by_method and "tree_shap" in by_method:
+        agreement = rank_agreement(
+            np.asarray(by_method["keras_shap"]), np.asarray(by_method["tree_shap"])
+        )
         result["agreement"] = {
             "compared": ["keras_shap", "tree_shap"],
-            **rank_agreement(
-                np.asarray(by_method["keras_shap"]), np.asarray(by_method["tree_shap"])
-            ),
+            **agreement,
+            "reading": agreement_reading(agreement),
         }
     return result
+
+
+def agreement_reading(agreement: dict[str, float], alpha: float = 0.05) -> str:
+    """A sentence saying whether two models rank the columns alike (Spearman, at `alpha`)."""
+    rho, p_value = agreement["spearman"], agreement["spearman_p_value"]
+    if not np.isfinite(rho) or p_value >= alpha:
+        return "no significant agreement: the two models rank the features differently"
+    if rho < 0:
+        return "significant disagreement: what one model relies on most, the other relies on least"
+    strength = "strong" if rho >= 0.7 else "moderate" if rho >= 0.4 else "weak"
+    return f"{strength}, significant agreement: the two models rely on similar features"
 
 
 def write_plots(

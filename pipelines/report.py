@@ -45,6 +45,8 @@ def write_report(run_dir: str | Path) -> Path:
     comparison = io.read_json(baselines_file) if baselines_file.is_file() else None
     export_file = run_dir / "export.json"
     export = io.read_json(export_file) if export_file.is_file() else None
+    explain_file = run_dir / "explain.json"
+    explain = io.read_json(explain_file) if explain_file.is_file() else None
     plots = {
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(
@@ -66,6 +68,8 @@ def write_report(run_dir: str | Path) -> Path:
             manifest=manifest,
             comparison=comparison,
             export=export,
+            explain=explain,
+            explain_plots=_explain_plots(run_dir, explain),
             history=history,
             config_yaml=config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
             plots={
@@ -76,6 +80,18 @@ def write_report(run_dir: str | Path) -> Path:
     return io.write_text(run_dir / REPORT_FILE, html)
 
 
+def _explain_plots(run_dir: Path, explain: dict | None) -> dict[str, str]:
+    """The explain stage's PNGs (written by that stage) as base64, in its order."""
+    if not explain:
+        return {}
+    pngs = {}
+    for name, relative in explain.get("plots", {}).items():
+        path = run_dir / relative
+        if path.is_file():
+            pngs[name] = base64.b64encode(path.read_bytes()).decode("ascii")
+    return pngs
+
+
 def _environment() -> jinja2.Environment:
     # autoescape=True: every string from data or config (class names, paths) is escaped.
     environment = jinja2.Environment(
@@ -84,6 +100,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["fmt"] = _format_number
+    environment.filters["sci"] = _format_scientific
     return environment
 
 
@@ -93,6 +110,11 @@ def _format_number(value, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _format_scientific(value) -> str:
+    """Tiny errors (1e-7) as `2.08e-07`, where fixed decimals would print zeros."""
+    return "n/a" if value is None else f"{value:.2e}"
 
 
 def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
