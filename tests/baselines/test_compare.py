@@ -20,7 +20,7 @@ def breast_cancer_run(tmp_path_factory):
     # One repetition of 2-fold CV keeps this fast; the 5x2 shape is covered by test_stats.
     config = load_config(
         REPO / "configs" / "breast_cancer.yaml",
-        ["train.epochs=10", "compare.repeats=1", "export.variants=[]"],
+        ["train.epochs=10", "compare.repeats=1", "export.variants=[]", "explain.methods=[]"],
     )
     return run(config, runs_dir=tmp_path_factory.mktemp("runs"))
 
@@ -78,6 +78,7 @@ def test_regression_comparison_on_the_held_out_split(tmp_path):
             "compare.cv_max_rows=0",
             "baselines=[xgboost,linear,dummy]",
             "export.variants=[]",
+            "explain.methods=[]",
         ],
     )
     comparison = io.read_json(run(config, runs_dir=tmp_path).run_dir / "baselines.json")
@@ -150,6 +151,7 @@ def test_csv_run_with_categories_and_missing_values(tmp_path):
             "baselines": ["xgboost", "linear"],
             "compare": {"cv_max_rows": 0},
             "export": {"variants": []},
+            "explain": {"methods": []},
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")

@@ -24,8 +24,9 @@ from tests.conftest import REPO, write_image
 
 TASKLAB = str(Path(sys.executable).with_name("tasklab"))
 VARIANTS = ["float32", "float16", "dynamic_int8", "int8"]
-# Few timed calls: tests check what is measured, bench/ measures it properly.
-FAST_TIMING = ["export.latency_runs=5"]
+# Few timed calls: tests check what is measured, bench/ measures it properly. The explain
+# stage is tested in tests/explain.
+FAST_TIMING = ["export.latency_runs=5", "explain.methods=[]"]
 
 
 def runner(*args: str, check_no_tensorflow: bool = True) -> subprocess.CompletedProcess:

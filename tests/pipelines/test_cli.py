@@ -27,7 +27,8 @@ def test_run_then_report_end_to_end(tmp_path):
     runs = tmp_path / "runs"
     done = tasklab(
         "run", "configs/digits.yaml", "--set", "train.epochs=2", "--set", "baselines=[dummy]",
-        "--set", "compare.cv_max_rows=0", "--set", "export.variants=[]", "--runs-dir", str(runs),
+        "--set", "compare.cv_max_rows=0", "--set", "export.variants=[]",
+        "--set", "explain.examples=4", "--runs-dir", str(runs),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip().splitlines()[-1])  # The run directory is printed last.
@@ -48,7 +49,7 @@ def test_mirrored_from_the_command_line_records_two_replicas(tmp_path):
     done = tasklab(
         "run", "configs/digits.yaml", "--set", "strategy.name=mirrored",
         "--set", "strategy.devices=2", "--set", "train.epochs=2", "--set", "baselines=[]",
-        "--set", "export.variants=[]", "--runs-dir", str(tmp_path),
+        "--set", "export.variants=[]", "--set", "explain.methods=[]", "--runs-dir", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     metrics = io.read_json(Path(done.stdout.strip().splitlines()[-1]) / "metrics.json")
@@ -99,6 +100,13 @@ def test_missing_config_and_non_run_directory(tmp_path, capsys):
     assert "not a finished run directory" in capsys.readouterr().err
 
 
+def test_explain_help_lists_every_registered_method():
+    from explain.stage import EXPLAINERS
+    from pipelines.cli import EXPLAIN_METHODS
+
+    assert sorted(EXPLAIN_METHODS) == EXPLAINERS.names()
+
+
 def test_datasets_lists_the_builtins(capsys):
     assert main(["datasets"]) == 0
     lines = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
@@ -107,7 +115,9 @@ def test_datasets_lists_the_builtins(capsys):
     assert lines["builtin:diabetes"] == ["tabular", "regression"]
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["export"], ["datasets"], ["report"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["explain"], ["export"], ["datasets"], ["report"]]
+)
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -120,7 +130,7 @@ def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
         done = tasklab(
             "run", "configs/digits.yaml", "--set", "train.deterministic=true",
             "--set", "train.epochs=2", "--set", "baselines=[]", "--set", "export.variants=[]",
-            "--runs-dir", str(runs_dir),
+            "--set", "explain.methods=[]", "--runs-dir", str(runs_dir),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         run_dir = Path(done.stdout.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ def digits_config(*overrides):
     # Baselines are tested in tests/baselines; these runs test the training pipeline.
     return load_config(
         REPO / "configs" / "digits.yaml",
-        ["train.epochs=3", "baselines=[]", "export.variants=[]", *overrides],
+        ["train.epochs=3", "baselines=[]", "export.variants=[]", "explain.methods=[]", *overrides],
     )
 
 
@@ -114,6 +114,7 @@ def test_folder_run_skips_a_corrupt_file_and_says_so(image_folder, tmp_path):
             "strategy": {"name": "cpu"},
             "baselines": [],
             "export": {"variants": []},
+            "explain": {"methods": []},
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")
@@ -133,6 +134,7 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
             "strategy": {"name": "cpu"},
             "baselines": ["dummy"],  # tfds streams cannot be re-split: held-out comparison only.
             "export": {"variants": []},
+            "explain": {"methods": []},
         }
     )
     with tfds.testing.mock_data(num_examples=120):
@@ -147,7 +149,7 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
 def test_breast_cancer_classification_run(tmp_path):
     config = load_config(
         REPO / "configs" / "breast_cancer.yaml",
-        ["train.epochs=15", "baselines=[]", "export.variants=[]"],
+        ["train.epochs=15", "baselines=[]", "export.variants=[]", "explain.methods=[]"],
     )
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
@@ -176,3 +178,8 @@ def test_diabetes_regression_run(tmp_path):
     spec = io.read_json(result.run_dir / "export" / "preprocessing.json")
     assert spec["output"] == {"kind": "value", "labels_file": None}
     assert [c["name"] for c in spec["input"]["columns"]][:2] == ["age", "sex"]
+    # So does the explain stage: SHAP of the net explains the value; without an XGBoost
+    # baseline, Tree SHAP is skipped and the report says why.
+    keras_shap, tree_shap = io.read_json(result.run_dir / "explain.json")["methods"]
+    assert keras_shap["checks"]["additivity"]["value"] < 0.01 * metrics["test"]["rmse"]
+    assert "no XGBoost baseline" in tree_shap["skipped"] and "tree_shap did not run" in html
