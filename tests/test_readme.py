@@ -29,3 +29,15 @@ def test_python_api_example_runs(tmp_path):
     assert (tmp_path / run_dir_line / "report.html").is_file()
     accuracy = float(metrics_line.split()[0])
     assert 0.5 < accuracy <= 1.0
+
+
+def test_config_reference_states_the_defaults():
+    """The README's annotated config parses; its export and explain sections are the defaults."""
+    import yaml
+
+    from pipelines.config import ExplainConfig, ExportConfig, parse_config
+
+    section = (REPO / "README.md").read_text().split("## Config reference", 1)[1]
+    raw = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1))
+    config = parse_config(raw)
+    assert config.explain == ExplainConfig() and config.export == ExportConfig()

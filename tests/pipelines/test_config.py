@@ -113,6 +113,13 @@ def test_overrides_are_parsed_as_yaml():
         ({"export": {"float32": {"max_abs_diff": -1}}}, "max_abs_diff must be >= 0"),
         ({"export": {"int8": {"agreement": 0.9}}}, "Did you mean 'min_agreement'"),
         ({"export": {"representative_size": 0}}, "export.representative_size must be >= 1"),
+        ({"explain": {"examples": 1}}, "explain.examples must be >= 2"),
+        ({"explain": {"methods": ["gradient", "gradient"]}}, "lists a method twice"),
+        ({"explain": {"ig_steps": 128, "ig_max_steps": 64}}, "ig_max_steps .64. must be >="),
+        ({"explain": {"max_randomization_correlation": 2}}, "between -1 and 1"),
+        ({"explain": {"deletion_steps": 0}}, "explain.deletion_steps must be >= 1"),
+        ({"explain": {"completeness_tolerance": 0}}, "explain.completeness_tolerance must be > 0"),
+        ({"explain": {"ig_step": 8}}, "Did you mean 'ig_steps'"),
     ],
 )
 def test_invalid_values_name_the_problem_and_the_fix(raw, message):

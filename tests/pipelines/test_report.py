@@ -125,3 +125,43 @@ def test_report_flags_a_failing_export_variant_and_shows_the_triage(tmp_path):
     assert "<strong>FAILED</strong>: agreement 0.9000 &lt; 0.98" in html
     assert "Quantization triage" in html and "2.500" in html
     assert "<script>" not in html and "XGBoost baseline" not in html
+
+
+def test_report_states_each_explanation_check_and_escapes_what_it_shows(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    deletion = {"value": 0.2, "auc": 0.2, "random_auc": 0.5, "curve": [1, 0], "passed": True}
+    randomization = {"value": 0.9, "threshold": 0.5, "passed": False, "randomized": "re-init"}
+    completeness = {
+        "value": 0.03,
+        "passed": True,
+        "per_example": [
+            {"row": 0, "error": 0.01, "steps": 64},
+            {"row": 1, "error": 0.03, "steps": 128},
+        ],
+    }
+    (tmp_path / "explain").mkdir()
+    (tmp_path / "explain" / "deletion_curves.png").write_bytes(
+        base64.b64decode(re.findall(r'base64,([^"]+)"', write_report(tmp_path).read_text())[0])
+    )
+    io.write_json(
+        tmp_path / "explain.json",
+        {
+            "examples": {"count": 2, "test_rows": [0, 1], "misclassified": 1},
+            "methods": [
+                {"name": "integrated_gradients", "model": "keras",
+                 "algorithm": "integrated_gradients", "seconds_per_example": 0.0123,
+                 "checks": {"completeness": completeness, "randomization": randomization,
+                            "deletion": deletion}},
+                {"name": "grad_cam", "model": "keras", "seconds_per_example": None, "checks": {},
+                 "skipped": f"explain.gradcam_layer '{EVIL}' is not a layer of the model"},
+            ],
+            "plots": {"deletion_curves": "explain/deletion_curves.png", "missing": "explain/x.png"},
+        },
+    )  # fmt: skip
+    html = write_report(tmp_path).read_text()
+    assert "3. Why does it predict what it predicts?" in html and "4. Will it" not in html
+    assert "FAILED a check: integrated_gradients" in html
+    assert "0.900 <strong>FAILED</strong>" in html and "0.200 / 0.500 passed" in html
+    assert "completeness 3.00e-02" in html and "0.0300 (128)" in html and "12.30" in html
+    assert "grad_cam did not run" in html and "<script>" not in html
+    assert html.count("data:image/png;base64,") == 3  # The two run plots and the one PNG found.
