@@ -32,9 +32,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-# Imported for their registrations in EXPLAINERS.
-import explain.gradients
-import explain.shap_methods  # noqa: F401
+import explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
 from explain import plots
 from explain.base import (
     EXPLAINERS,
