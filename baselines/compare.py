@@ -75,6 +75,30 @@ class KerasHeldOut:
     higher_is_better: bool
 
 
+def xgboost_baseline_path(run_dir: Path) -> Path:
+    """Where a run keeps its fitted XGBoost baseline (XGBoost's own JSON format)."""
+    return Path(run_dir) / BASELINES_DIR / "xgboost.json"
+
+
+def load_xgboost_baseline(
+    run_dir: Path, problem: str
+) -> XGBoostClassifier | XGBoostRegressor | None:
+    """Reloads a run's fitted XGBoost baseline, ready to predict.
+
+    Args:
+        run_dir: the run directory.
+        problem: `classification` or `regression`.
+
+    Returns:
+        The estimator, or None when the run has no XGBoost baseline.
+    """
+    path = xgboost_baseline_path(run_dir)
+    if not path.is_file():
+        return None
+    cls = XGBoostClassifier if problem == "classification" else XGBoostRegressor
+    return cls.load_json(path)
+
+
 def applicable_baselines(config: RunConfig) -> list[str]:
     """The baselines to run: the configured list, or all of them, XGBoost first."""
     return list(config.baselines) if config.baselines is not None else list(DEFAULT_BASELINES)

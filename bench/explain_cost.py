@@ -26,9 +26,9 @@ import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
+import explain.stage  # noqa: F401  (registers every method)
 from baselines.models import fit_baseline
 from explain.base import EXPLAINERS, ExplainOptions, predict
-from explain.stage import explain_options  # noqa: F401  (registers every method)
 from pipelines import io
 from pipelines.config import load_config
 from pipelines.data import load_dataset

@@ -57,7 +57,7 @@ def overlays_png(
         )
         for column, name in enumerate(methods, start=1):
             values = attributions[name].values[index : index + 1]
-            magnitude = importance_map(np.abs(values), signed=True, channels_last=True)
+            magnitude = importance_map(values, signed=False, channels_last=True)
             heat = magnitude.reshape(values.shape[1:3])
             scale = np.percentile(heat, 99) or heat.max() or 1.0
             axes[row, column].imshow(image, cmap="gray" if image.ndim == 2 else None)

@@ -39,6 +39,7 @@ from explain.base import (
     Attributions,
     ExplainerSpec,
     ExplainOptions,
+    explained_outputs,
     predict,
     to_json,
 )
@@ -98,7 +99,6 @@ class Subject:
         randomize: returns the randomized copy and a sentence saying how.
         fill: what a deleted feature becomes.
         channels_last: attributions of a pixel's channels are summed.
-        feature_names: names of the attributed features (tables), else None.
     """
 
     kind: str
@@ -108,7 +108,18 @@ class Subject:
     randomize: Callable[[], tuple[Any, str]]
     fill: np.ndarray
     channels_last: bool
-    feature_names: list[str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainedRun:
+    """What the subjects of one explain stage are built from."""
+
+    model: keras.Model
+    task: Task
+    dataset: Dataset
+    config: RunConfig
+    run_dir: Path
+    examples: Examples
 
 
 def resolve_methods(task: type[Task], config: ExplainConfig) -> list[str]:
@@ -142,7 +153,12 @@ def methods_for(task: type[Task]) -> list[str]:
 
 
 def explain_model(
-    model: keras.Model, task: Task, dataset: Dataset, config: RunConfig, run_dir: Path
+    model: keras.Model,
+    task: Task,
+    dataset: Dataset,
+    config: RunConfig,
+    run_dir: Path,
+    test_outputs: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Runs every explanation method with its checks; writes `explain.json` and the plots.
 
@@ -152,13 +168,15 @@ def explain_model(
         dataset: the run's dataset (the examples come from its test split).
         config: the run config (its `explain` section).
         run_dir: the run directory.
+        test_outputs: the model's outputs on the whole test split, when the
+            caller has them (a run does); otherwise they are predicted here.
 
     Returns:
         What `explain.json` holds.
     """
     settings = config.explain
     methods = resolve_methods(type(task), settings)
-    examples = choose_examples(model, task, dataset, settings, config.seed)
+    examples = choose_examples(model, task, dataset, settings, config.seed, test_outputs)
     logger.info(
         "Explaining %d test examples (%d misclassified) with %s",
         len(examples.rows),
@@ -166,7 +184,7 @@ def explain_model(
         methods,
     )
     options = explain_options(settings, task, config.seed)
-    subjects = _SubjectCache(model, task, dataset, config, run_dir, examples)
+    subjects = _SubjectCache(ExplainedRun(model, task, dataset, config, run_dir, examples))
     entries, attributions = [], {}
     for name in methods:
         spec = EXPLAINERS.get(name)
@@ -221,17 +239,32 @@ def explain_options(settings: ExplainConfig, task: Task, seed: int) -> ExplainOp
 
 
 def choose_examples(
-    model: keras.Model, task: Task, dataset: Dataset, settings: ExplainConfig, seed: int
+    model: keras.Model,
+    task: Task,
+    dataset: Dataset,
+    settings: ExplainConfig,
+    seed: int,
+    test_outputs: np.ndarray | None = None,
 ) -> Examples:
     """Picks the test examples to explain: half misclassified (where there are so many).
+
+    Args:
+        model: the trained Keras model.
+        task: the run's task.
+        dataset: the run's dataset.
+        settings: the `explain` section (how many examples).
+        seed: seeds the choice.
+        test_outputs: the model's outputs on the whole test split (default: predicted here).
 
     Returns:
         The examples, their inputs and the Keras model's predictions on them.
     """
     test = dataset.test
     count = min(settings.examples or task.explain_examples, len(test.labels))
-    batches = make_input(test, task, settings.batch_size, training=False, seed=seed)
-    outputs = model.predict(batches, verbose=0)
+    outputs = test_outputs
+    if outputs is None:
+        batches = make_input(test, task, settings.batch_size, training=False, seed=seed)
+        outputs = model.predict(batches, verbose=0)
     rng = np.random.default_rng(seed)
     if task.problem == "classification":
         predicted = outputs.argmax(axis=1)
@@ -359,8 +392,8 @@ def additivity_checks(
 class _SubjectCache:
     """Builds each model's `Subject` once, on first use (the XGBoost one reloads a file)."""
 
-    def __init__(self, model, task, dataset, config, run_dir, examples):
-        self._args = (model, task, dataset, config, run_dir, examples)
+    def __init__(self, run: ExplainedRun):
+        self._run = run
         self._subjects: dict[str, Subject | str] = {}
         self._background: np.ndarray | None = None
 
@@ -368,40 +401,35 @@ class _SubjectCache:
         """The subject of a method's model, or why there is none."""
         if spec.model not in self._subjects:
             build = keras_subject if spec.model == "keras" else xgboost_subject
-            self._subjects[spec.model] = build(*self._args)
+            self._subjects[spec.model] = build(self._run)
         return self._subjects[spec.model]
 
     def with_background(self, options: ExplainOptions) -> ExplainOptions:
         """The options with a stratified train sample as SHAP's background."""
         if self._background is None:
-            _, task, dataset, config, _, _ = self._args
+            run = self._run
             self._background = sample_inputs(
-                dataset.train, task, config.explain.background, config.train.batch_size, config.seed
+                run.dataset.train,
+                run.task,
+                run.config.explain.background,
+                run.config.train.batch_size,
+                run.config.seed,
             )
         return dataclasses.replace(options, background=self._background)
 
 
-def keras_subject(
-    model: keras.Model,
-    task: Task,
-    dataset: Dataset,
-    config: RunConfig,
-    run_dir: Path,
-    examples: Examples,
-) -> Subject:
+def keras_subject(run: ExplainedRun) -> Subject:
     """The Keras model: randomized by re-initializing every weight (same architecture)."""
+    model, task, config, examples = run.model, run.task, run.config, run.examples
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
         outputs = predict(model, rows, max(256, config.explain.batch_size))
-        return _target_column(outputs, examples.targets[index])
+        return explained_outputs(outputs, examples.targets[index])
 
     def randomize() -> tuple[keras.Model, str]:
         keras.utils.set_random_seed(config.seed + 1)
         return keras.models.clone_model(model), "weights re-initialized (keras clone_model)"
 
-    feature_names = (
-        list(dataset.spec.schema.feature_names) if task.explain_input == "features" else None
-    )
     return Subject(
         kind="keras",
         model=model,
@@ -410,41 +438,32 @@ def keras_subject(
         randomize=randomize,
         fill=task.reference_input(),
         channels_last=task.explain_input == "pixels",
-        feature_names=feature_names,
     )
 
 
-def xgboost_subject(
-    model: keras.Model,
-    task: Task,
-    dataset: Dataset,
-    config: RunConfig,
-    run_dir: Path,
-    examples: Examples,
-) -> Subject | str:
+def xgboost_subject(run: ExplainedRun) -> Subject | str:
     """The run's XGBoost baseline, reloaded; randomized by refitting it on permuted labels.
 
     Returns:
         The subject, or why there is none (the run has no XGBoost baseline).
     """
-    from baselines.compare import BASELINES_DIR
+    from baselines.compare import load_xgboost_baseline, xgboost_baseline_path
     from baselines.models import fit_baseline
-    from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
 
-    path = run_dir / BASELINES_DIR / "xgboost.json"
-    if not path.is_file():
+    task, dataset, config, examples = run.task, run.dataset, run.config, run.examples
+    trees = load_xgboost_baseline(run.run_dir, task.problem)
+    if trees is None:
         return (
-            f"the run has no XGBoost baseline ({path} is missing); keep 'xgboost' in "
-            "'baselines' to explain it"
+            f"the run has no XGBoost baseline ({xgboost_baseline_path(run.run_dir)} is "
+            "missing); keep 'xgboost' in 'baselines' to explain it"
         )
     classification = task.problem == "classification"
-    trees = (XGBoostClassifier if classification else XGBoostRegressor).load_json(path)
     frame = task.baseline_features(dataset.test).iloc[examples.rows]
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
         typed = _typed_like(rows, frame)
         if classification:
-            return _target_column(trees.predict_proba(typed), examples.targets[index])
+            return explained_outputs(trees.predict_proba(typed), examples.targets[index])
         return np.asarray(trees.predict(typed), dtype=np.float64)
 
     def randomize() -> tuple[Any, str]:
@@ -470,7 +489,6 @@ def xgboost_subject(
         # A deleted column is missing: XGBoost routes missing values natively.
         fill=np.full(frame.shape[1], np.nan, dtype=object),
         channels_last=False,
-        feature_names=list(frame.columns),
     )
 
 
@@ -484,15 +502,11 @@ def column_importance(attributions: dict[str, Attributions], task: Task) -> dict
         `columns`, `by_method` {method: importances} and, when both SHAP
         methods ran, `agreement` (Spearman and Kendall with p-values).
     """
-    schema = task.spec.schema
-    columns = [column.name for column in schema.columns]
-    by_method = {}
-    for name, values in attributions.items():
-        if name == "tree_shap":
-            per_column = values.values
-        else:
-            per_column = importance_by_column(values.values, schema.feature_names, columns)
-        by_method[name] = global_importance(per_column).tolist()
+    columns = [column.name for column in task.spec.schema.columns]
+    by_method = {
+        name: global_importance(on_columns(name, values, task)).tolist()
+        for name, values in attributions.items()
+    }
     result: dict[str, Any] = {"columns": columns, "by_method": by_method}
     if "keras_shap" in by_method and "tree_shap" in by_method:
         agreement = rank_agreement(
@@ -504,6 +518,19 @@ def column_importance(attributions: dict[str, Attributions], task: Task) -> dict
             "reading": agreement_reading(agreement),
         }
     return result
+
+
+def on_columns(name: str, attributions: Attributions, task: Task) -> np.ndarray:
+    """A table method's attributions per input column, `(examples, columns)`.
+
+    XGBoost is explained on the columns already; a Keras model on the
+    encoded features, whose attributions are summed back onto their columns.
+    """
+    if EXPLAINERS.get(name).model == "xgboost":
+        return attributions.values
+    schema = task.spec.schema
+    columns = [column.name for column in schema.columns]
+    return importance_by_column(attributions.values, schema.feature_names, columns)
 
 
 def agreement_reading(agreement: dict[str, float], alpha: float = 0.05) -> str:
@@ -557,22 +584,12 @@ def _table_plots(
     task: Task,
 ) -> dict[str, bytes | None]:
     """The importance bars, and a beeswarm per method over the input columns."""
-    schema = task.spec.schema
     columns = importance["columns"]
     figures = {"importance_bar": plots.importance_bar_png(importance)}
     for name, values in attributions.items():
-        per_column = (
-            values.values
-            if name == "tree_shap"
-            else importance_by_column(values.values, schema.feature_names, columns)
-        )
+        per_column = on_columns(name, values, task)
         figures[f"beeswarm_{name}"] = plots.beeswarm_png(per_column, frame, columns, name)
     return figures
-
-
-def _target_column(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
-    return outputs[np.arange(len(outputs)), np.asarray(targets, dtype=int)]
 
 
 def _typed_like(rows: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:

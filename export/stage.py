@@ -313,18 +313,15 @@ def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[s
     Returns:
         Its file size and timings, or None when the run has no XGBoost baseline.
     """
-    from baselines.compare import BASELINES_DIR
-    from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+    from baselines.compare import load_xgboost_baseline, xgboost_baseline_path
 
-    path = run_dir / BASELINES_DIR / "xgboost.json"
-    if not path.is_file():
+    baseline = load_xgboost_baseline(run_dir, task.problem)
+    if baseline is None:
         return None
-    cls = XGBoostClassifier if task.problem == "classification" else XGBoostRegressor
-    baseline = cls.load_json(path)
     row = task.baseline_features(test).iloc[[0]]
     predict = baseline.predict_proba if task.problem == "classification" else baseline.predict
     return {
-        "size_bytes": path.stat().st_size,
+        "size_bytes": xgboost_baseline_path(run_dir).stat().st_size,
         **_prefixed(time_calls(lambda: predict(row), _WARMUP, runs)),
     }
 

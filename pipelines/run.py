@@ -17,7 +17,7 @@ import datetime
 import importlib.metadata
 import logging
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
 from pipelines.train import BACKUP_DIR, TrainResult, build_compiled_model, fit, make_input
 from tasks import get_task
+from tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
         logger.info("Verdict: %s", comparison["verdict"])
 
     if explain_methods:
-        explain_model(model, task, dataset, config, run_dir)
+        explain_model(model, task, dataset, config, run_dir, test_outputs=outputs)
     if config.export.variants:
         export_model(model, task, dataset, config, run_dir)
     return metrics
@@ -186,9 +187,12 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
     Returns:
         What `export.json` holds (the report is rebuilt too).
     """
-    finished = load_finished_run(run_dir, overrides, section="export")
-    if not finished.config.export.variants:
-        raise ConfigError("export.variants is empty: name at least one variant to export.")
+
+    def check(config: RunConfig) -> None:
+        if not config.export.variants:
+            raise ConfigError("export.variants is empty: name at least one variant to export.")
+
+    finished = load_finished_run(run_dir, overrides, section="export", check=check)
     result = export_model(*finished.stage_args())
     write_report(finished.run_dir)
     return result
@@ -204,9 +208,12 @@ def explain_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str,
     Returns:
         What `explain.json` holds (the report is rebuilt too).
     """
-    finished = load_finished_run(run_dir, overrides, section="explain")
-    if not resolve_methods(type(finished.task), finished.config.explain):
-        raise ConfigError("explain.methods is empty: name at least one method to run.")
+
+    def check(config: RunConfig) -> None:
+        if not resolve_methods(get_task(config.task), config.explain):
+            raise ConfigError("explain.methods is empty: name at least one method to run.")
+
+    finished = load_finished_run(run_dir, overrides, section="explain", check=check)
     result = explain_model(*finished.stage_args())
     write_report(finished.run_dir)
     return result
@@ -222,12 +229,17 @@ class FinishedRun:
     config: RunConfig
     run_dir: Path
 
-    def stage_args(self) -> tuple[keras.Model, Any, Dataset, RunConfig, Path]:
+    def stage_args(self) -> tuple[keras.Model, Task, Dataset, RunConfig, Path]:
         """The arguments every post-training stage takes, in order."""
         return self.model, self.task, self.dataset, self.config, self.run_dir
 
 
-def load_finished_run(run_dir: str | Path, overrides: Iterable[str], section: str) -> FinishedRun:
+def load_finished_run(
+    run_dir: str | Path,
+    overrides: Iterable[str],
+    section: str,
+    check: Callable[[RunConfig], None] | None = None,
+) -> FinishedRun:
     """Reloads a trained run: its config (with `section.*` overrides), data and model.
 
     The dataset is reloaded with the run's config and seed, so its splits are
@@ -238,6 +250,8 @@ def load_finished_run(run_dir: str | Path, overrides: Iterable[str], section: st
         run_dir: a run directory holding `model.keras`.
         overrides: `SECTION.KEY=VALUE` settings.
         section: the only config section that may change after training.
+        check: validates the config before the data and the model load, so a
+            bad request fails in a moment.
 
     Returns:
         The model, task, dataset and config of the run.
@@ -256,6 +270,8 @@ def load_finished_run(run_dir: str | Path, overrides: Iterable[str], section: st
         )
     raw = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     config = parse_config(apply_overrides(raw, overrides))
+    if check is not None:
+        check(config)
     task_cls = get_task(config.task)
     dataset = load_dataset(config.data, config.seed, task_cls.problem)
     recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
