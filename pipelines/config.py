@@ -28,11 +28,51 @@ class ConfigError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """How texts become token ids (Keras `TextVectorization`, adapted on the train split).
+
+    Attributes:
+        mode: `word` (split on whitespace) or `char` (every character; suits
+            language identification).
+        ngrams: the longest n-gram; every n-gram from 1 to this becomes a token
+            (e.g. 3 with `char`: characters, character pairs and triples).
+        max_tokens: vocabulary size, padding and out-of-vocabulary tokens included.
+        sequence_length: token ids per text: shorter texts are padded with 0,
+            longer ones truncated (the data notes count them).
+        standardize: `lower_and_strip_punctuation`, `lower` (ASCII letters are
+            lowercased, as `tf.strings.lower` does), `strip_punctuation` (ASCII
+            punctuation) or `none`.
+    """
+
+    mode: Literal["word", "char"] = "word"
+    ngrams: int = 1
+    max_tokens: int = 20_000
+    sequence_length: int = 256
+    standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation", "none"] = (
+        "lower_and_strip_punctuation"
+    )
+
+    def __post_init__(self):
+        if self.ngrams < 1:
+            raise ConfigError(f"data.tokenizer.ngrams must be >= 1. Received: {self.ngrams}.")
+        if self.max_tokens < 3:
+            raise ConfigError(
+                f"data.tokenizer.max_tokens must be >= 3 (padding, out-of-vocabulary and one "
+                f"token). Received: {self.max_tokens}."
+            )
+        if self.sequence_length < 1:
+            raise ConfigError(
+                f"data.tokenizer.sequence_length must be >= 1. Received: {self.sequence_length}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the data comes from and how it is split.
 
     Attributes:
-        uri: the dataset URI: `builtin:NAME`, `folder:PATH` or `tfds:NAME[/CONFIG]`.
+        uri: the dataset URI: `builtin:NAME`, `folder:PATH`, `tfds:NAME[/CONFIG]`
+            or `csv:PATH`.
         val_fraction: fraction of the examples held out for validation (early
             stopping, checkpoint selection). When the dataset has its own
             validation split, that is used instead.
@@ -42,9 +82,11 @@ class DataConfig:
             names them) instead of failing.
         tfds_data_dir: where TensorFlow Datasets keeps prepared data
             (default: tfds's own default, `~/tensorflow_datasets`).
-        target: the target column of a `csv:` dataset.
+        target: the target column of a `csv:` dataset (the class of a text dataset).
+        text: the text column of a `csv:` dataset for a text task.
         columns: column kind overrides for tabular data, `{column: kind}` with
             kind `numeric`, `categorical` or `boolean` (default: inferred).
+        tokenizer: how texts become token ids (text tasks only).
     """
 
     uri: str
@@ -53,9 +95,11 @@ class DataConfig:
     skip_corrupt: bool = False
     tfds_data_dir: str | None = None
     target: str | None = None
+    text: str | None = None
     columns: dict[str, Literal["numeric", "categorical", "boolean"]] = dataclasses.field(
         default_factory=dict
     )
+    tokenizer: TokenizerConfig = TokenizerConfig()
 
     def __post_init__(self):
         if ":" not in self.uri:

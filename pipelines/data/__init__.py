@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 
-def load_dataset(config: DataConfig, seed: int, problem: str = "classification") -> Dataset:
+def load_dataset(
+    config: DataConfig, seed: int, problem: str = "classification", kind: str | None = None
+) -> Dataset:
     """Resolves `config.uri` and returns its seeded train/val/test splits.
 
     Args:
@@ -34,6 +36,9 @@ def load_dataset(config: DataConfig, seed: int, problem: str = "classification")
         seed: seeds the splits.
         problem: what the task predicts, `classification` (stratified splits,
             class labels) or `regression` (float targets).
+        kind: the kind of input the task takes (`image`, `tabular`, `text`);
+            it decides how a `folder:` or `csv:` source is read (default:
+            images for folders, tables for CSV files).
 
     Returns:
         The dataset.
@@ -54,7 +59,16 @@ def load_dataset(config: DataConfig, seed: int, problem: str = "classification")
                 f"{config.uri} is a {builtin.problem} dataset, but the task does {problem}. "
                 "Choose a task that matches (see `tasklab datasets`)."
             )
+        if kind is not None and builtin.kind != kind:
+            raise ConfigError(
+                f"{config.uri} holds {builtin.kind} data, but the task takes {kind} data. "
+                "Choose a task that matches (see `tasklab datasets`)."
+            )
         return builtin.load(config.uri, config, seed)
+    if scheme == "folder" and kind == "text":
+        from pipelines.data.text import load_text_folder
+
+        return load_text_folder(config.uri, rest, config, seed)
     if scheme == "folder":
         from pipelines.data.folder import load_image_folder
 
@@ -62,7 +76,11 @@ def load_dataset(config: DataConfig, seed: int, problem: str = "classification")
     if scheme == "tfds":
         from pipelines.data.tfds_source import load_tfds
 
-        return load_tfds(config.uri, rest, *fractions, seed, config.tfds_data_dir)
+        return load_tfds(config.uri, rest, config, seed, kind)
+    if scheme == "csv" and kind == "text":
+        from pipelines.data.text import load_text_csv
+
+        return load_text_csv(config.uri, rest, config, seed)
     if scheme == "csv":
         from pipelines.data.tabular import load_csv
 

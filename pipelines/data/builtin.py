@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 from collections.abc import Callable
@@ -11,7 +12,9 @@ from sklearn import datasets as sklearn_datasets
 
 from pipelines.config import DataConfig
 from pipelines.data.base import Dataset, DataSpec, array_split, split_indices
+from pipelines.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
 from pipelines.data.tabular import load_table
+from pipelines.data.text import label_texts
 from pipelines.registry import Registry
 
 
@@ -108,3 +111,53 @@ for _name, _problem, _description in [
     BUILTIN_DATASETS.register(_name)(
         BuiltinDataset(sklearn_table(_name, _problem), "tabular", _problem, _description)
     )
+
+
+MIN_TOPIC_FORTUNES = 400  # Topics with fewer English fortunes are left out of fortunes_topics.
+
+
+def load_fortunes_lang(uri: str, config: DataConfig, seed: int) -> Dataset:
+    """Language identification over the installed fortunes corpora, one class per language."""
+    corpus = read_corpus()
+    texts = [fortune.text for fortune in corpus.fortunes]
+    languages = [LANGUAGE_NAMES.get(f.language, f.language) for f in corpus.fortunes]
+    return label_texts(texts, languages, uri, config, seed, corpus.notes())
+
+
+def load_fortunes_topics(uri: str, config: DataConfig, seed: int) -> Dataset:
+    """English fortunes labelled by their topic file, for topics with enough fortunes."""
+    corpus = read_corpus()
+    english = [fortune for fortune in corpus.fortunes if fortune.language == ENGLISH]
+    counts = collections.Counter(fortune.topic for fortune in english)
+    kept = {topic for topic, count in counts.items() if count >= MIN_TOPIC_FORTUNES}
+    left_out = sorted(topic for topic in counts if topic not in kept)
+    chosen = [fortune for fortune in english if fortune.topic in kept]
+    notes = [
+        *corpus.notes(),
+        f"Kept the {len(kept)} English topics with at least {MIN_TOPIC_FORTUNES} fortunes "
+        f"({len(chosen)} fortunes); left out {len(left_out)} smaller topics: "
+        f"{', '.join(left_out)}.",
+    ]
+    return label_texts(
+        [f.text for f in chosen], [f.topic for f in chosen], uri, config, seed, notes
+    )
+
+
+BUILTIN_DATASETS.register("fortunes_lang")(
+    BuiltinDataset(
+        load=load_fortunes_lang,
+        kind="text",
+        problem="classification",
+        description="language of a fortune (English, German, Spanish, Italian, Czech, Russian, "
+        "Polish, ...), ~89k texts from the Debian fortunes corpora",
+    )
+)
+BUILTIN_DATASETS.register("fortunes_topics")(
+    BuiltinDataset(
+        load=load_fortunes_topics,
+        kind="text",
+        problem="classification",
+        description=f"topic file of an English fortune (topics with >= {MIN_TOPIC_FORTUNES} "
+        "fortunes), ~11k texts from the Debian fortunes corpus",
+    )
+)

@@ -49,12 +49,12 @@ def load_image_folder(
     notes = []
     if ignored:
         notes.append(
-            f"Ignored {len(ignored)} file(s) that are not PNG/JPEG: {_name_some(ignored, root)}."
+            f"Ignored {len(ignored)} file(s) that are not PNG/JPEG: {name_some(ignored, root)}."
         )
     logger.info("Checking %d images in %s", len(files), root)
     shapes, file_hashes, corrupt = scan_images(files)
     if corrupt:
-        corrupt_names = _name_some([files[i] for i in corrupt], root)
+        corrupt_names = name_some([files[i] for i in corrupt], root)
         if not skip_corrupt:
             raise DataError(
                 f"{len(corrupt)} image file(s) in '{root}' could not be decoded: {corrupt_names}. "
@@ -86,15 +86,19 @@ def load_image_folder(
     )
 
 
-def index_class_folders(root: Path) -> tuple[tuple[str, ...], list[Path], np.ndarray, list[Path]]:
-    """Lists the image files under each class sub-folder, in a fixed order.
+def index_class_folders(
+    root: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES, what: str = "PNG/JPEG images"
+) -> tuple[tuple[str, ...], list[Path], np.ndarray, list[Path]]:
+    """Lists the data files under each class sub-folder, in a fixed order.
 
     Args:
         root: the dataset folder.
+        suffixes: the file name endings of data files (lowercase).
+        what: what the data files are, for messages.
 
     Returns:
-        Class names (sorted folder names), image files, their labels, and the
-        files ignored because they are not PNG/JPEG.
+        Class names (sorted folder names), data files, their labels, and the
+        files ignored because their suffix is not one of `suffixes`.
 
     Raises:
         DataError: for a missing folder, no class folders, one class, or an empty class.
@@ -111,8 +115,8 @@ def index_class_folders(root: Path) -> tuple[tuple[str, ...], list[Path], np.nda
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(
-            f"The folder '{root}' has no class sub-folders. Put the images of each class in a "
-            f"sub-folder named after the class, e.g. '{root}/cat/001.png'."
+            f"The folder '{root}' has no class sub-folders. Put the {what} of each class in a "
+            f"sub-folder named after the class, e.g. '{root}/cat/001{suffixes[0]}'."
         )
     if len(class_dirs) < 2:
         raise DataError(
@@ -124,14 +128,14 @@ def index_class_folders(root: Path) -> tuple[tuple[str, ...], list[Path], np.nda
         for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
             if file.name.startswith("."):
                 continue
-            if file.suffix.lower() in IMAGE_SUFFIXES:
+            if file.suffix.lower() in suffixes:
                 files.append(file)
                 labels.append(label)
             else:
                 ignored.append(file)
     class_names = tuple(d.name for d in class_dirs)
     labels = np.asarray(labels, dtype=np.int64)
-    _check_no_empty_class(class_names, labels, root, after="")
+    _check_no_empty_class(class_names, labels, root, after="", what=what)
     return class_names, files, labels, ignored
 
 
@@ -198,19 +202,24 @@ def _file_split(files: list[Path], labels: np.ndarray, indices: np.ndarray, chan
 
 
 def _check_no_empty_class(
-    class_names: tuple[str, ...], labels: np.ndarray, root: Path, after: str
+    class_names: tuple[str, ...],
+    labels: np.ndarray,
+    root: Path,
+    after: str,
+    what: str = "PNG/JPEG images",
 ) -> None:
     counts = np.bincount(labels, minlength=len(class_names))
     empty = [name for name, count in zip(class_names, counts, strict=True) if count == 0]
     if empty:
         when = f" {after}" if after else ""
         raise DataError(
-            f"The class folder(s) {empty} in '{root}' hold no PNG/JPEG images{when}. "
-            "Add images to them or remove the folders."
+            f"The class folder(s) {empty} in '{root}' hold no {what}{when}. "
+            "Add some to them or remove the folders."
         )
 
 
-def _name_some(files: list[Path], root: Path) -> str:
+def name_some(files: list[Path], root: Path) -> str:
+    """Names up to 10 files relative to `root`, and how many more there are."""
     named = ", ".join(str(f.relative_to(root)) for f in files[:_MAX_NAMED])
     more = len(files) - _MAX_NAMED
     return named + (f" and {more} more" if more > 0 else "")

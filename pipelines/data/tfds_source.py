@@ -8,42 +8,52 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from pipelines.data.text import fit_text_schema, token_counts, truncation_note
 from pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
+_FEATURE_KINDS = {tfds.features.Image: "image", tfds.features.Text: "text"}
 
 
-def load_tfds(
-    uri: str, name: str, val_fraction: float, test_fraction: float, seed: int, data_dir: str | None
-) -> Dataset:
-    """Loads a supervised image dataset from TensorFlow Datasets.
+def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | None) -> Dataset:
+    """Loads a supervised image or text dataset from TensorFlow Datasets.
 
     Uses the dataset's own `test` (and `validation`) split when its info lists
-    them; whatever it lacks is carved, stratified and seeded, from `train`.
+    them; whatever it lacks is carved, stratified and seeded, from `train`
+    (`data.val_fraction` of `train` when the dataset has its own test split;
+    `data.test_fraction` only when it has none). A text dataset's tokenizer
+    is adapted on the train split.
 
     Args:
         uri: the dataset URI, for messages.
         name: the tfds name, optionally with `/CONFIG` or `:VERSION`.
-        val_fraction: validation fraction (of `train` when the dataset has its own test split).
-        test_fraction: test fraction, used only when there is no own test split.
+        config: the data section (fractions, `tfds_data_dir`, tokenizer).
         seed: seeds the split.
-        data_dir: tfds's data directory (None: tfds's default).
+        kind: the kind of input the task takes (None: whatever the dataset holds).
 
     Returns:
         The dataset; its splits stream from tfds's files.
     """
-    builder = _builder(name, data_dir)
+    builder = _builder(name, config.tfds_data_dir)
     builder.download_and_prepare()
     info = builder.info
     if not info.supervised_keys:
         raise DataError(f"The tfds dataset '{name}' has no supervised (input, label) keys.")
     input_key, label_key = info.supervised_keys[:2]
-    if not isinstance(info.features[input_key], tfds.features.Image):
+    found = _input_kind(info.features[input_key])
+    if found is None:
         raise DataError(
             f"The tfds dataset '{name}' has {type(info.features[input_key]).__name__} inputs; "
-            "only image datasets are supported so far."
+            f"supported are {list(_FEATURE_KINDS.values())} inputs."
         )
+    if kind is not None and found != kind:
+        raise DataError(
+            f"The tfds dataset '{name}' holds {found} inputs, but the task takes {kind} inputs. "
+            "Choose a task that matches."
+        )
+    val_fraction, test_fraction = config.val_fraction, config.test_fraction
     class_names = tuple(info.features[label_key].names)
     available = set(info.splits.keys())
     own = [split for split in ("validation", "test") if split in available]
@@ -67,17 +77,45 @@ def load_tfds(
         notes.append("data.test_fraction is not used: the dataset has its own test split.")
     sizes = {split: len(split_labels) for split, split_labels in labels.items()}
     identity = f"tfds:{info.full_name}:{sorted(sizes.items())}"
+    if found == "text":
+        spec, text_notes = _text_spec(train, class_names, config)
+        notes.extend(text_notes)
+    else:
+        spec = DataSpec(
+            kind="image", class_names=class_names, example_shape=info.features[input_key].shape
+        )
     return Dataset(
         uri=uri,
-        spec=DataSpec(
-            kind="image", class_names=class_names, example_shape=info.features[input_key].shape
-        ),
+        spec=spec,
         train=train,
         val=held_out["validation"],
         test=held_out["test"],
         fingerprint=hashlib.sha256(identity.encode()).hexdigest(),
         notes=tuple(notes),
     )
+
+
+def _input_kind(feature: tfds.features.FeatureConnector) -> str | None:
+    for feature_class, kind in _FEATURE_KINDS.items():
+        if isinstance(feature, feature_class):
+            return kind
+    return None
+
+
+def _text_spec(
+    train: Split, class_names: tuple[str, ...], config: DataConfig
+) -> tuple[DataSpec, list[str]]:
+    """Adapts the tokenizer on the train split's texts; notes what it truncates."""
+    texts = train.make_dataset().map(lambda text, label: text)
+    schema = fit_text_schema(texts, config.tokenizer)
+    notes = [schema.summary()]
+    truncated = truncation_note(token_counts(texts, schema), schema.sequence_length)
+    if truncated:
+        notes.append(f"Train split: {truncated}")
+    spec = DataSpec(
+        kind="text", class_names=class_names, example_shape=(schema.sequence_length,), schema=schema
+    )
+    return spec, notes
 
 
 def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:

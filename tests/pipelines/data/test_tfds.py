@@ -56,3 +56,29 @@ def test_mnist_uses_its_own_test_split(tmp_path):
 def test_unknown_tfds_name_suggests_the_closest(tmp_path):
     with pytest.raises(DataError, match=r"no dataset named 'mnsit'.*Did you mean 'mnist'"):
         load_dataset(DataConfig(uri="tfds:mnsit", tfds_data_dir=str(tmp_path)), seed=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "classes"), [("imdb_reviews", ("neg", "pos")), ("ag_news_subset", None)]
+)
+def test_text_datasets_load_as_text_with_a_train_vocabulary(tmp_path, name, classes):
+    with tfds.testing.mock_data(num_examples=120):
+        dataset = load_dataset(
+            DataConfig(uri=f"tfds:{name}", tfds_data_dir=str(tmp_path)),
+            seed=0,
+            kind="text",
+        )
+        texts = [text for text, _ in dataset.test.make_dataset().take(3).as_numpy_iterator()]
+    assert dataset.spec.kind == "text"
+    if classes:
+        assert dataset.spec.class_names == classes
+    schema = dataset.spec.schema
+    assert schema.vocabulary[:2] == ("", "[UNK]") and len(schema.vocabulary) > 2
+    assert dataset.spec.example_shape == (schema.sequence_length,)
+    assert all(isinstance(text, bytes) for text in texts)
+    assert any("adapted on the train split" in note for note in dataset.notes)
+
+
+def test_an_image_dataset_for_a_text_task_is_refused(tmp_path):
+    with tfds.testing.mock_data(num_examples=30), pytest.raises(DataError, match="image inputs"):
+        load_dataset(DataConfig(uri="tfds:mnist", tfds_data_dir=str(tmp_path)), 0, kind="text")
