@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
-from baselines.models import BASELINES, DEFAULT_BASELINES, fit_baseline, fitted_bytes
+from baselines.models import BASELINES, fit_baseline, fitted_bytes
 from baselines.stats import (
     PairedTest,
     corrected_resampled_t,
@@ -35,8 +35,9 @@ from baselines.stats import (
     paired_t_5x2cv,
     wilcoxon_errors,
 )
+from baselines.text import TextXGBoost
 from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from pipelines.config import RunConfig
+from pipelines.config import ConfigError, RunConfig
 from pipelines.data.base import Dataset, split_indices
 from pipelines.evaluate import primary_score
 from pipelines.train import build_compiled_model, fit_quietly, make_input
@@ -99,9 +100,26 @@ def load_xgboost_baseline(
     return cls.load_json(path)
 
 
-def applicable_baselines(config: RunConfig) -> list[str]:
-    """The baselines to run: the configured list, or all of them, XGBoost first."""
-    return list(config.baselines) if config.baselines is not None else list(DEFAULT_BASELINES)
+def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:
+    """The baselines to run: the configured list, or the task's defaults (XGBoost first).
+
+    Raises:
+        ConfigError: for a configured baseline that cannot take the task's input.
+    """
+    if config.baselines is None:
+        return list(task_cls.default_baselines)
+    wrong = [
+        name for name in config.baselines if task_cls.data_kind not in BASELINES.get(name).inputs
+    ]
+    if wrong:
+        fitting = [
+            name for name in BASELINES.names() if task_cls.data_kind in BASELINES.get(name).inputs
+        ]
+        raise ConfigError(
+            f"The baseline(s) {wrong} cannot take {task_cls.data_kind} inputs. Baselines for "
+            f"{task_cls.data_kind}: {fitting}."
+        )
+    return list(config.baselines)
 
 
 def compare_models(
@@ -127,7 +145,7 @@ def compare_models(
         rests on), `held_out_test`, `other_tests` (the same comparison under the
         other applicable tests, for context) and `verdict`.
     """
-    names = applicable_baselines(config)
+    names = applicable_baselines(config, type(task))
     problem = task.problem
     features = {
         split: task.baseline_features(getattr(dataset, split)) for split in ("train", "val", "test")
@@ -397,9 +415,12 @@ def _predict(model, features, problem: str) -> np.ndarray:
 
 
 def _size_bytes(name: str, model, run_dir: Path) -> int:
-    """XGBoost: its saved JSON file; other baselines: the bytes of their fitted arrays."""
+    """XGBoost: its saved JSON file (plus its TF-IDF); others: the bytes of their fitted arrays."""
     if isinstance(model, XGBoostClassifier | XGBoostRegressor):
         return model.save_json(run_dir / BASELINES_DIR / f"{name}.json").stat().st_size
+    if isinstance(model, TextXGBoost):
+        trees = model.trees_.save_json(run_dir / BASELINES_DIR / f"{name}.json")
+        return trees.stat().st_size + fitted_bytes(model.features_)
     return fitted_bytes(model)
 
 

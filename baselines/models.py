@@ -1,9 +1,11 @@
 """The classical baselines every run is compared against, by name.
 
-Each baseline takes a task's feature view: a DataFrame whose pandas
-categorical columns are categories and whose other columns are numbers (NaN
-for missing). Preprocessing lives inside each estimator's pipeline, fitted on
-the training rows only.
+Each baseline takes a task's feature view (`Task.baseline_features`): for
+images and tables a DataFrame whose pandas categorical columns are categories
+and whose other columns are numbers (NaN for missing); for texts a DataFrame
+with one `text` column. A baseline names the kinds of input it takes, and a
+task the baselines it runs by default. Preprocessing lives inside each
+estimator's pipeline, fitted on the training rows only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from baselines.text import tfidf_linear, tfidf_xgboost
 from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
 from pipelines.registry import Registry
 
@@ -38,15 +41,16 @@ class Baseline:
         make: `make(problem, seed) -> estimator` (unfitted).
         uses_validation: whether `fit` takes the validation split (`eval_set=`)
             for early stopping, as the Keras model does.
+        inputs: the data kinds whose feature view it takes.
     """
 
     label: str
     make: Callable[[str, int], BaseEstimator]
     uses_validation: bool = False
+    inputs: tuple[str, ...] = ("image", "tabular")
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
-DEFAULT_BASELINES = ("xgboost", "linear", "random_forest", "dummy")  # XGBoost first.
 
 
 def _xgboost(problem: str, seed: int) -> BaseEstimator:
@@ -93,7 +97,13 @@ def _dummy(problem: str, seed: int) -> BaseEstimator:
 BASELINES.register("xgboost")(Baseline("XGBoost", _xgboost, uses_validation=True))
 BASELINES.register("linear")(Baseline("Linear", _linear))
 BASELINES.register("random_forest")(Baseline("Random forest", _random_forest))
-BASELINES.register("dummy")(Baseline("Dummy", _dummy))
+BASELINES.register("dummy")(Baseline("Dummy", _dummy, inputs=("image", "tabular", "text")))
+BASELINES.register("tfidf_xgboost")(
+    Baseline("XGBoost on TF-IDF", tfidf_xgboost, uses_validation=True, inputs=("text",))
+)
+BASELINES.register("tfidf_linear")(
+    Baseline("TF-IDF + logistic regression", tfidf_linear, inputs=("text",))
+)
 
 
 def fit_baseline(
@@ -119,10 +129,10 @@ def fit_baseline(
 
 
 def fitted_bytes(obj: Any, _seen: set[int] | None = None) -> int:
-    """Bytes of the arrays a fitted scikit-learn model holds: its size without pickling.
+    """Bytes of the arrays and strings a fitted scikit-learn model holds: its size unpickled.
 
-    Walks estimators, pipelines, lists and dicts, and the node arrays of
-    scikit-learn trees.
+    Walks estimators, pipelines, lists and dicts (keys included, for TF-IDF
+    vocabularies), and the node arrays of scikit-learn trees.
     """
     seen = _seen if _seen is not None else set()
     if id(obj) in seen:
@@ -132,8 +142,10 @@ def fitted_bytes(obj: Any, _seen: set[int] | None = None) -> int:
         return obj.nbytes
     if isinstance(obj, list | tuple):
         return sum(fitted_bytes(item, seen) for item in obj)
-    if isinstance(obj, dict):
-        return sum(fitted_bytes(item, seen) for item in obj.values())
+    if isinstance(obj, str):
+        return len(obj.encode())
+    if isinstance(obj, dict):  # Keys count too: a TF-IDF vocabulary is a dict of terms.
+        return sum(fitted_bytes(key, seen) + fitted_bytes(item, seen) for key, item in obj.items())
     if type(obj).__name__ == "Tree":  # sklearn.tree._tree.Tree keeps its arrays in its state.
         return fitted_bytes(obj.__getstate__(), seen)
     if hasattr(obj, "__dict__"):

@@ -62,6 +62,7 @@ class _EarlyStoppingXGBoost(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # XGBoost routes missing values natively.
+        tags.input_tags.sparse = True  # CSR (TF-IDF features) goes to XGBoost as it is.
         return tags
 
     def _validate_fit(self, X, y):
@@ -69,12 +70,15 @@ class _EarlyStoppingXGBoost(BaseEstimator):
         # arrays get scikit-learn's full validation.
         if isinstance(X, pd.DataFrame) and y is not None:
             return validate_data(self, X, y, skip_check_array=True)[0], np.asarray(y)
-        return validate_data(self, X, y, ensure_all_finite="allow-nan")
+        # Sparse matrices (TF-IDF features) stay sparse: XGBoost takes CSR natively.
+        return validate_data(self, X, y, ensure_all_finite="allow-nan", accept_sparse="csr")
 
     def _validate_predict(self, X):
         if isinstance(X, pd.DataFrame):
             return validate_data(self, X, reset=False, skip_check_array=True)
-        return validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        return validate_data(
+            self, X, reset=False, ensure_all_finite="allow-nan", accept_sparse="csr"
+        )
 
     def _fit_booster(self, model, X, y, eval_set, stratify):
         if eval_set is None and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:

@@ -97,7 +97,7 @@ def image_methods(images: int, seed: int) -> list[dict]:
     """The image methods on `images` digits test images, with the small CNN."""
     config = load_config(REPO / "configs" / "digits.yaml")
     task_cls = get_task(config.task)
-    dataset = load_dataset(config.data, seed, task_cls.problem)
+    dataset = load_dataset(config.data, seed, task_cls.problem, task_cls.data_kind)
     task = task_cls(config.model, dataset.spec)
     model = task.build_model()
     task.compile(model, keras.optimizers.Adam(1e-3))

@@ -11,10 +11,12 @@ For each method the task lists (or `explain.methods` names):
    compare the areas under the explained output's curves.
 
 Tabular runs also compare the global importance of the Keras model and the
-XGBoost baseline (both SHAP, summed onto the input columns). The run
-directory gets:
+XGBoost baseline (both SHAP, summed onto the input columns); text runs keep
+the token attributions of a few examples spread over their words (or
+characters) for the report to highlight. The run directory gets:
 
-    explain.json         per method: name, model, seconds_per_example, checks
+    explain.json         per method: name, model, seconds_per_example, checks;
+                         `importance` (tables), `highlights` (texts)
     explain/*.png        overlays (images), bar and beeswarm plots (tables),
                          deletion curves
 """
@@ -32,7 +34,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-import explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
+import explain.shap_methods
+import explain.tokens  # noqa: F401  (registers the token methods in EXPLAINERS)
 from explain import plots
 from explain.base import (
     EXPLAINERS,
@@ -46,9 +49,12 @@ from explain.base import (
 from explain.checks import deletion_check, importance_map, randomization_check
 from explain.gradients import completeness_error
 from explain.importance import global_importance, importance_by_column, rank_agreement
+from explain.tokens import highlight
+from export.text_tokens import TextTokenizer
 from pipelines import io
 from pipelines.config import ConfigError, ExplainConfig, RunConfig
 from pipelines.data import Dataset
+from pipelines.data.text import TEXT_COLUMN
 from pipelines.registry import closest_hint
 from pipelines.train import make_input, sample_inputs, split_inputs
 from tasks.base import Task
@@ -58,6 +64,7 @@ logger = logging.getLogger(__name__)
 EXPLAIN_FILE = "explain.json"
 EXPLAIN_DIR = "explain"
 MAX_SHOWN = 8  # Examples per overlay figure (correct, then misclassified).
+MAX_HIGHLIGHTED_UNITS = 400  # Words or characters of a text shown highlighted in the report.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +224,8 @@ def explain_model(
     }
     if task.explain_input == "features":
         result["importance"] = column_importance(attributions, task)
+    if task.explain_input == "tokens":
+        result["highlights"] = text_highlights(attributions, examples, task, dataset)
     result["plots"] = write_plots(staging, result, attributions, examples, task, dataset)
     io.replace_dir(staging, run_dir / EXPLAIN_DIR)
     io.write_json(run_dir / EXPLAIN_FILE, result)
@@ -350,7 +359,7 @@ def additivity_checks(
     Returns:
         `{check name: {value, passed, ...}}`; empty for methods that promise neither.
     """
-    if name == "integrated_gradients":
+    if name.endswith("integrated_gradients"):  # Over pixels and features, or over tokens.
         errors = completeness_error(attributions)
         return {
             "completeness": {
@@ -490,6 +499,44 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
         fill=np.full(frame.shape[1], np.nan, dtype=object),
         channels_last=False,
     )
+
+
+def text_highlights(
+    attributions: dict[str, Attributions], examples: Examples, task: Task, dataset: Dataset
+) -> list[dict[str, Any]]:
+    """Up to 8 correct and 8 misclassified texts with each method's weight per word or character.
+
+    Returns:
+        One entry per text: its test row, true and predicted class, the
+        predicted class's probability, and per method `[unit, weight]` pairs
+        (`joiner` says how the units join back into text).
+    """
+    if not attributions:
+        return []
+    tokenizer = TextTokenizer(task.edge_input())
+    texts = task.baseline_features(dataset.test)[TEXT_COLUMN].to_numpy()
+    names = task.spec.class_names
+    shown = [
+        *np.flatnonzero(examples.correct)[:MAX_SHOWN],
+        *np.flatnonzero(~examples.correct)[:MAX_SHOWN],
+    ]
+    return [
+        {
+            "test_row": int(examples.rows[index]),
+            "label": names[int(examples.labels[index])],
+            "predicted": names[int(examples.predicted[index])],
+            "confidence": float(examples.confidence[index]),
+            "correct": bool(examples.correct[index]),
+            "joiner": "" if tokenizer.mode == "char" else " ",
+            "methods": {
+                name: highlight(texts[examples.rows[index]], values.values[index], tokenizer)[
+                    :MAX_HIGHLIGHTED_UNITS
+                ]
+                for name, values in attributions.items()
+            },
+        }
+        for index in shown
+    ]
 
 
 def column_importance(attributions: dict[str, Attributions], task: Task) -> dict[str, Any]:

@@ -73,6 +73,18 @@ def load_image(path: Path, image: Mapping[str, Any]) -> np.ndarray:
     return pixels.reshape(image["height"], image["width"], image["channels"])
 
 
+def read_text(path: Path) -> str:
+    """Reads a text file (UTF-8; undecodable bytes become U+FFFD, as the training data's did).
+
+    Raises:
+        EdgeInputError: for a binary file (NUL bytes).
+    """
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise EdgeInputError(f"'{path}' holds NUL bytes: it is a binary file, not text.")
+    return data.decode("utf-8-sig", errors="replace").strip()
+
+
 def read_csv_rows(path: Path, columns: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, str]]:
     """Yields the rows of a CSV file with a header that names every input column.
 

@@ -108,7 +108,8 @@ class LiteRTModel:
 
     def _quantize(self, batch: np.ndarray) -> np.ndarray:
         scale, zero_point = self.input_quantization
-        if not np.issubdtype(self.input_dtype, np.integer):
+        if not np.issubdtype(self.input_dtype, np.integer) or scale == 0.0:
+            # Float inputs, and integer inputs that are not quantized (token ids), go in as given.
             return batch.astype(self.input_dtype)
         info = np.iinfo(self.input_dtype)
         return np.clip(np.round(batch / scale + zero_point), info.min, info.max).astype(

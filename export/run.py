@@ -2,12 +2,15 @@
 
     python -m export.run runs/digits-.../export digit.png
     python -m export.run runs/breast_cancer-.../export rows.csv --variant int8
+    python -m export.run runs/fortunes_lang-.../export note.txt --text "Dobrý den"
 
 Uses only the LiteRT runtime (`ai_edge_litert`), numpy, the standard library
 and Pillow for image files: never TensorFlow. It is what a device runs, and
 the reference a port to another language is checked against. Image inputs
 are image files; tabular inputs are CSV files with a header (one prediction
-per row; the target column may be present and is ignored).
+per row; the target column may be present and is ignored); text inputs are
+text files (one text per file, UTF-8) or `--text` strings, tokenized in plain
+Python exactly as the training pipeline's `TextVectorization`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows
+from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows, read_text
 from export.litert import LiteRTModel
+from export.text_tokens import TextTokenizer
 
 PREPROCESSING_FILE = "preprocessing.json"
 _TOP = 3
@@ -54,6 +58,22 @@ class EdgeBundle:
             )
         model_file = Path(directory) / self.spec["variants"][self.variant]["file"]
         self.model = LiteRTModel(model_file, num_threads=num_threads)
+        self.tokenizer = TextTokenizer(self.spec["input"]) if self.kind == "text" else None
+
+    @property
+    def kind(self) -> str:
+        """What the model's raw input is: `image`, `tabular` or `text`."""
+        return self.spec["input"]["kind"]
+
+    def text_input(self, text: str) -> np.ndarray:
+        """The token ids of one raw text.
+
+        Raises:
+            EdgeInputError: when the bundle's model does not take texts.
+        """
+        if self.tokenizer is None:
+            raise EdgeInputError(f"This bundle's model takes {self.kind} inputs, not texts.")
+        return self.tokenizer(text)
 
     def inputs_from(self, path: Path) -> Iterator[tuple[str, np.ndarray]]:
         """Yields `(name, model input)` for one input file (a CSV file gives one per row)."""
@@ -65,12 +85,14 @@ class EdgeBundle:
         elif described["kind"] == "tabular":
             for number, row in enumerate(read_csv_rows(path, described["columns"]), start=1):
                 yield f"{path}:row {number}", encode_row(row, described["columns"])
+        elif described["kind"] == "text":
+            yield str(path), self.text_input(read_text(path))
         else:
             raise EdgeInputError(f"This runner cannot read '{described['kind']}' inputs.")
 
     def predict(self, inputs: np.ndarray) -> list[dict[str, Any]]:
         """Runs the model on model-ready inputs; returns one prediction per input."""
-        outputs = self.model.predict(inputs.astype(np.float32))
+        outputs = self.model.predict(inputs)
         if self.spec["problem"] != "classification":
             return [{"value": float(row[0])} for row in outputs]
         names = self.spec["class_names"]
@@ -92,10 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Prints one prediction per input (tab-separated, or JSON lines with `--json`)."""
     parser = argparse.ArgumentParser(
         prog="python -m export.run",
-        description="Runs an exported LiteRT model on raw inputs (image files or CSV rows).",
+        description="Runs an exported LiteRT model on raw inputs (image files, CSV rows or texts).",
     )
     parser.add_argument("bundle", type=Path, help="the export/ folder of a run")
-    parser.add_argument("inputs", type=Path, nargs="+", help="image files, or CSV files")
+    parser.add_argument(
+        "inputs", type=Path, nargs="*", help="image files, CSV files, or text files"
+    )
+    parser.add_argument(
+        "--text", action="append", default=[], help="a text to classify (repeatable; text models)"
+    )
     parser.add_argument("--variant", help="the variant to run (default: the bundle's default)")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
@@ -103,11 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = EdgeBundle(args.bundle, args.variant, args.threads)
         named = [item for path in args.inputs for item in bundle.inputs_from(path)]
+        named += [(repr(text), bundle.text_input(text)) for text in args.text]
     except EdgeInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not named:
-        print("error: the inputs hold no rows to predict.", file=sys.stderr)
+        print("error: nothing to predict: give input files (or --text).", file=sys.stderr)
         return 2
     predictions = bundle.predict(np.stack([model_input for _, model_input in named]))
     for (name, _), prediction in zip(named, predictions, strict=True):

@@ -275,7 +275,7 @@ def preprocessing_spec(
         "input": {
             **task.edge_input(),
             "shape": [int(d) for d in test_inputs.shape[1:]],
-            "dtype": "float32",
+            "dtype": test_inputs.dtype.name,  # float32, or int32 token ids
         },
         "output": {
             "kind": "probabilities" if classification else "value",

@@ -25,6 +25,7 @@ EXPLAIN_METHODS = (
     "grad_cam",
     "keras_shap",
     "tree_shap",
+    "token_integrated_gradients",
 )
 
 

@@ -101,7 +101,23 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["fmt"] = _format_number
     environment.filters["sci"] = _format_scientific
+    environment.filters["shaded"] = shaded_units
     return environment
+
+
+def shaded_units(units: list[list]) -> list[tuple[str, str]]:
+    """`[unit, weight]` pairs as `(unit, CSS background)`: red for positive, blue for negative.
+
+    The opacity is the weight's share of the text's largest absolute weight,
+    so each text is shaded on its own scale.
+    """
+    scale = max((abs(weight) for _, weight in units), default=0.0) or 1.0
+    shaded = []
+    for unit, weight in units:
+        alpha = min(1.0, abs(weight) / scale) * 0.8
+        color = "220, 50, 47" if weight > 0 else "38, 110, 210"
+        shaded.append((unit, f"rgba({color}, {alpha:.2f})"))
+    return shaded
 
 
 def _format_number(value, digits: int = 4) -> str:

@@ -119,8 +119,9 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     task_cls = get_task(config.task)
     # Checked before any training, so a typo in explain.methods costs seconds, not a run.
     explain_methods = resolve_methods(task_cls, config.explain)
+    baselines = applicable_baselines(config, task_cls)
     logger.info("Loading %s", config.data.uri)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
     for note in dataset.notes:
         logger.info("Data: %s", note)
     manifest.update(
@@ -149,8 +150,8 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     metrics = build_metrics(config, dataset, strategy_info, trained, evaluation)
     io.write_json(run_dir / METRICS_FILE, metrics)
 
-    if applicable_baselines(config):
-        logger.info("Comparing with the baselines %s", applicable_baselines(config))
+    if baselines:
+        logger.info("Comparing with the baselines %s", baselines)
         keras_result = KerasHeldOut(
             model=model,
             outputs=outputs,
@@ -273,7 +274,7 @@ def load_finished_run(
     if check is not None:
         check(config)
     task_cls = get_task(config.task)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
     recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
     if recorded and recorded != dataset.fingerprint:
         raise DataError(

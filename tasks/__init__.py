@@ -4,7 +4,7 @@ Importing this package registers every task, so `get_task(name)` and
 `TASKS.names()` see them all.
 """
 
-from tasks import image_classification, tabular  # noqa: F401  (they register their tasks)
+from tasks import image_classification, tabular, text_classification  # noqa: F401  (they register their tasks)
 from tasks.base import (
     TASKS,
     ClassificationTask,

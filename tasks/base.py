@@ -81,6 +81,8 @@ class Task(abc.ABC):
             explanation method must accept it.
         explain_methods: the methods run when `explain.methods` is not set.
         explain_examples: test examples explained when `explain.examples` is not set.
+        default_baselines: the baselines compared when `baselines` is not set
+            (XGBoost first; each must take `data_kind` inputs).
 
     Args:
         model: the validated model config.
@@ -95,6 +97,7 @@ class Task(abc.ABC):
     explain_input: ClassVar[str]
     explain_methods: ClassVar[tuple[str, ...]]
     explain_examples: ClassVar[int] = 16
+    default_baselines: ClassVar[tuple[str, ...]] = ("xgboost", "linear", "random_forest", "dummy")
 
     def __init__(self, model: ModelConfig, spec: DataSpec):
         if spec.kind != self.data_kind:

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from export.convert import check_builtin_ops, convert, export_saved_model
 from export.litert import LiteRTModel
-from pipelines.config import parse_model_config
+from pipelines.config import TokenizerConfig, parse_model_config
 from pipelines.data.base import DataSpec
+from pipelines.data.text import fit_text_schema
 from tasks import TASKS, get_task
 from tests.conftest import tabular_spec
 
@@ -37,10 +38,20 @@ def _tiny_table(rng: np.random.Generator, regression: bool):
     return tabular_spec(x), x, y
 
 
+def _tiny_texts(rng: np.random.Generator):
+    words = np.array(["red", "green", "blue", "cyan", "lime", "navy", "rose", "teal"])
+    texts = np.array([" ".join(rng.choice(words, size=rng.integers(1, 9))) for _ in range(12)])
+    config = TokenizerConfig(max_tokens=20, sequence_length=10)
+    schema = fit_text_schema(tf.data.Dataset.from_tensor_slices(texts), config)
+    spec = DataSpec(kind="text", class_names=("a", "b", "c"), example_shape=(10,), schema=schema)
+    return spec, texts, np.arange(12) % 3
+
+
 TINY_DATA = {
     "image_classification": _tiny_images,
     "tabular_classification": lambda rng: _tiny_table(rng, regression=False),
     "tabular_regression": lambda rng: _tiny_table(rng, regression=True),
+    "text_classification": _tiny_texts,
 }
 
 TASK_MODELS = [(task, model) for task in TASKS.names() for model in get_task(task).models.names()]

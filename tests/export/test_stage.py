@@ -61,7 +61,7 @@ def reload_test_split(run_dir):
     """The run's model, task and test inputs, rebuilt from the run directory alone."""
     config = load_config(run_dir / "config.yaml")
     task_cls = get_task(config.task)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
     task = task_cls(config.model, dataset.spec)
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     return model, dataset, split_inputs(dataset.test, task, 64, config.seed)
