@@ -10,7 +10,6 @@ from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
 from pipelines.config import DataConfig
 from pipelines.data import load_dataset
 
-
 TABLE_BASELINES = [n for n in BASELINES.names() if "tabular" in BASELINES.get(n).inputs]
 
 
