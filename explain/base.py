@@ -100,6 +100,9 @@ class ExplainerSpec:
             one raised the output); unsigned methods (gradient saliency) are
             ranked by magnitude.
         needs_background: whether it reads `ExplainOptions.background`.
+        sums_to: what its attributions must add up to, checked by the stage:
+            `completeness` (Integrated Gradients: f(x) - f(baseline)),
+            `additivity` (SHAP: output - base value), or None.
     """
 
     explain: Callable[..., Attributions]
@@ -108,6 +111,7 @@ class ExplainerSpec:
     description: str
     signed: bool = True
     needs_background: bool = False
+    sums_to: str | None = None
 
 
 EXPLAINERS: Registry[ExplainerSpec] = Registry("explanation method")
@@ -120,12 +124,13 @@ def register_explainer(
     description: str,
     signed: bool = True,
     needs_background: bool = False,
+    sums_to: str | None = None,
 ) -> Callable[[Callable[..., Attributions]], Callable[..., Attributions]]:
     """Decorator: registers an explain function under `name` (arguments as `ExplainerSpec`)."""
 
     def register(explain: Callable[..., Attributions]) -> Callable[..., Attributions]:
         spec = ExplainerSpec(
-            explain, model, frozenset(inputs), description, signed, needs_background
+            explain, model, frozenset(inputs), description, signed, needs_background, sums_to
         )
         EXPLAINERS.register(name)(spec)
         return explain

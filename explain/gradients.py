@@ -107,6 +107,7 @@ def smoothgrad(
     "keras",
     {"pixels", "features"},
     "path integral of gradients from a reference input",
+    sums_to="completeness",
 )
 def integrated_gradients(
     model: keras.Model,

@@ -29,7 +29,13 @@ from explain.base import (
 logger = logging.getLogger(__name__)
 
 
-@register_explainer("tree_shap", "xgboost", {"features"}, "exact Tree SHAP of XGBoost (margin)")
+@register_explainer(
+    "tree_shap",
+    "xgboost",
+    {"features"},
+    "exact Tree SHAP of XGBoost (margin)",
+    sums_to="additivity",
+)
 def tree_shap(
     model, frame: pd.DataFrame, targets: np.ndarray, options: ExplainOptions
 ) -> Attributions:
@@ -80,6 +86,7 @@ def _is_binary(model) -> bool:
     {"features"},
     "SHAP of the Keras model (Deep, Gradient or Permutation)",
     needs_background=True,
+    sums_to="additivity",
 )
 def keras_shap(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions

@@ -34,8 +34,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-import explain.shap_methods
-import explain.tokens  # noqa: F401  (registers the token methods in EXPLAINERS)
+import explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
 from explain import plots
 from explain.base import (
     EXPLAINERS,
@@ -313,7 +312,7 @@ def explain_with_checks(
         The method's `explain.json` entry and its attributions.
     """
     attributions = spec.explain(subject.model, subject.inputs, examples.targets, options)
-    checks = additivity_checks(name, subject, attributions, examples, settings)
+    checks = additivity_checks(spec, subject, attributions, examples, settings)
     importances = importance_map(attributions.values, spec.signed, subject.channels_last)
     randomized, how = subject.randomize()
     random_attributions = spec.explain(randomized, subject.inputs, examples.targets, options)
@@ -348,7 +347,7 @@ def explain_with_checks(
 
 
 def additivity_checks(
-    name: str,
+    spec: ExplainerSpec,
     subject: Subject,
     attributions: Attributions,
     examples: Examples,
@@ -359,7 +358,7 @@ def additivity_checks(
     Returns:
         `{check name: {value, passed, ...}}`; empty for methods that promise neither.
     """
-    if name.endswith("integrated_gradients"):  # Over pixels and features, or over tokens.
+    if spec.sums_to == "completeness":
         errors = completeness_error(attributions)
         return {
             "completeness": {
@@ -375,7 +374,7 @@ def additivity_checks(
                 "passed": bool(errors.max() <= settings.completeness_tolerance),
             }
         }
-    if not name.endswith("shap"):
+    if spec.sums_to != "additivity":
         return {}
     errors = attributions.additivity_error()
     tolerance = (

@@ -75,6 +75,7 @@ class _FixedTokens:
     "keras",
     {"tokens"},
     "Integrated Gradients on the token embeddings, from zero embeddings, summed per token",
+    sums_to="completeness",
 )
 def token_integrated_gradients(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions

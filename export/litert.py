@@ -15,11 +15,14 @@ from ai_edge_litert.interpreter import Interpreter
 
 
 class LiteRTModel:
-    """A LiteRT model with float inputs and outputs, whatever its quantization.
+    """A LiteRT model called with the Keras model's inputs and float outputs, whatever its
+    quantization.
 
-    For a full-integer model the float input is quantized with the input
-    tensor's scale and zero point, and the integer output dequantized, so
-    every variant is called (and compared) the same way.
+    Inputs go in as the Keras model takes them (float values, or int32 token
+    ids, which no variant quantizes). For a full-integer model a float input
+    is quantized with the input tensor's scale and zero point, and the
+    integer output dequantized, so every variant is called (and compared)
+    the same way.
 
     Args:
         model: the .tflite bytes or file path.
@@ -53,10 +56,10 @@ class LiteRTModel:
         return float(scale), int(zero_point)
 
     def predict(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Runs the model on a batch of float inputs.
+        """Runs the model on a batch of inputs.
 
         Args:
-            inputs: `(examples, *input_shape)` float values, as the Keras model takes them.
+            inputs: `(examples, *input_shape)` values, as the Keras model takes them.
             batch_size: examples per interpreter invocation.
 
         Returns:

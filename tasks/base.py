@@ -53,6 +53,15 @@ class ModelSpec:
 TASKS: Registry[type[Task]] = Registry("task")
 
 
+def classifier_head(x: keras.KerasTensor, spec: DataSpec, dropout: float) -> keras.KerasTensor:
+    """Dropout and a softmax layer kept in float32 (safe under mixed precision)."""
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout)(x)
+    return keras.layers.Dense(
+        spec.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+
+
 def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: registers a task under its `name`."""
     return TASKS.register(cls.name)(cls)

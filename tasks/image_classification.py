@@ -24,7 +24,7 @@ from keras import layers
 from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, register_task
+from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
 MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.
@@ -124,15 +124,6 @@ def augmentation_layers(options: ImageModelOptions) -> list[layers.Layer]:
     if options.flip:
         augment.insert(0, layers.RandomFlip("horizontal"))
     return augment
-
-
-def classifier_head(x: keras.KerasTensor, spec: DataSpec, dropout: float) -> keras.KerasTensor:
-    """Dropout and a softmax layer kept in float32 (safe under mixed precision)."""
-    if dropout > 0:
-        x = layers.Dropout(dropout)(x)
-    return layers.Dense(
-        spec.num_classes, activation="softmax", dtype="float32", name="probabilities"
-    )(x)
 
 
 def build_small_cnn(options: SmallCNNOptions, spec: DataSpec) -> keras.Model:

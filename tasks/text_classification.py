@@ -25,7 +25,7 @@ from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.data.text import TEXT_COLUMN, TextSchema
 from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, register_task
+from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
 
 TEXT_MODELS: Registry[ModelSpec] = Registry("text_classification model")
 TOKEN_IDS = "token_ids"
@@ -234,15 +234,6 @@ def embedded_tokens(
     return token_ids, ZeroPadding(name="zero_padding")(embeddings, token_ids)
 
 
-def classifier_head(x: keras.KerasTensor, spec: DataSpec, dropout: float) -> keras.KerasTensor:
-    """Dropout and a softmax layer kept in float32 (safe under mixed precision)."""
-    if dropout > 0:
-        x = layers.Dropout(dropout)(x)
-    return layers.Dense(
-        spec.num_classes, activation="softmax", dtype="float32", name="probabilities"
-    )(x)
-
-
 def build_embedding_bag(options: TextModelOptions, spec: DataSpec) -> keras.Model:
     """fastText-style: the mean of the token embeddings, then a linear softmax classifier.
 
@@ -331,11 +322,6 @@ class TextClassification(ClassificationTask):
         # would come back empty rather than padded.
         ids = self._vectorizer(tf.expand_dims(x, 0))[0]
         return tf.cast(ids, tf.int32), tf.cast(y, tf.int32)
-
-    def tokens(self, token_ids: np.ndarray) -> list[str]:
-        """The vocabulary token of each id (padding shown as '')."""
-        vocabulary = text_schema(self.spec).vocabulary
-        return [vocabulary[int(i)] for i in token_ids]
 
     def edge_input(self) -> dict[str, Any]:
         """A raw text, tokenized as `TextVectorization` does (`export.text_tokens`)."""

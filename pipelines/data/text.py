@@ -63,9 +63,14 @@ class TextSchema:
     sequence_length: int
     standardize: str
 
-    def vectorizer(self) -> keras.layers.TextVectorization:
-        """A `TextVectorization` layer with this vocabulary (nothing is adapted again)."""
-        layer = _text_vectorization(self, max_tokens=None, sequence_length=self.sequence_length)
+    def vectorizer(self, ragged: bool = False) -> keras.layers.TextVectorization:
+        """A `TextVectorization` layer with this vocabulary (nothing is adapted again).
+
+        Args:
+            ragged: return every token of a text, unpadded and untruncated.
+        """
+        length = None if ragged else self.sequence_length
+        layer = _text_vectorization(self, max_tokens=None, sequence_length=length, ragged=ragged)
         layer.set_vocabulary(list(self.vocabulary[2:]))  # Padding and OOV are added back.
         return layer
 
@@ -117,13 +122,22 @@ def token_counts(texts: tf.data.Dataset, schema: TextSchema) -> np.ndarray:
     Returns:
         One count per text, in order.
     """
-    layer = _text_vectorization(schema, max_tokens=None, sequence_length=None, ragged=True)
-    layer.set_vocabulary(list(schema.vocabulary[2:]))
+    layer = schema.vectorizer(ragged=True)
     counts = [
         layer(batch).row_lengths().numpy()
         for batch in texts.batch(_ADAPT_BATCH).as_numpy_iterator()
     ]
     return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+
+
+def text_spec(schema: TextSchema, class_names: tuple[str, ...]) -> DataSpec:
+    """The spec of a text dataset: one input is `sequence_length` token ids."""
+    return DataSpec(
+        kind="text",
+        class_names=class_names,
+        example_shape=(schema.sequence_length,),
+        schema=schema,
+    )
 
 
 def truncation_note(counts: np.ndarray, sequence_length: int) -> str | None:
@@ -233,33 +247,29 @@ def text_dataset(
         digest.update(f"{label}\0{text}\0".encode())
     fingerprint = digest.hexdigest()
 
-    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
-        schema = fit_text_schema(_strings(pool[train]), config.tokenizer)
-        counts = token_counts(_strings(pool), schema)
-        truncated = truncation_note(counts, schema.sequence_length)
+    def resplit(
+        train: np.ndarray, val: np.ndarray, test: np.ndarray, schema: TextSchema | None = None
+    ) -> Dataset:
+        schema = schema or fit_text_schema(_strings(pool[train]), config.tokenizer)
         return Dataset(
             uri=uri,
-            spec=DataSpec(
-                kind="text",
-                class_names=class_names,
-                example_shape=(schema.sequence_length,),
-                schema=schema,
-            ),
+            spec=text_spec(schema, class_names),
             train=_text_split(pool, labels, train),
             val=_text_split(pool, labels, val),
             test=_text_split(pool, labels, test),
             fingerprint=fingerprint,
-            notes=(
-                *notes,
-                schema.summary(),
-                *([truncated] if truncated else []),
-            ),
+            notes=(*notes, schema.summary(), *truncated),
             pool_labels=labels,
             resplit=resplit,
         )
 
     fractions = (config.val_fraction, config.test_fraction)
-    return resplit(*split_indices(labels, fractions, seed, class_names))
+    train, val, test = split_indices(labels, fractions, seed, class_names)
+    schema = fit_text_schema(_strings(pool[train]), config.tokenizer)
+    # Token counts do not depend on the vocabulary: counted once, not again per CV fold.
+    note = truncation_note(token_counts(_strings(pool), schema), schema.sequence_length)
+    truncated = (note,) if note else ()
+    return resplit(train, val, test, schema)
 
 
 def _strings(texts: np.ndarray) -> tf.data.Dataset:

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 
 from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
-from pipelines.data.text import fit_text_schema, token_counts, truncation_note
+from pipelines.data.text import fit_text_schema, text_spec, token_counts, truncation_note
 from pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
@@ -112,10 +112,7 @@ def _text_spec(
     truncated = truncation_note(token_counts(texts, schema), schema.sequence_length)
     if truncated:
         notes.append(f"Train split: {truncated}")
-    spec = DataSpec(
-        kind="text", class_names=class_names, example_shape=(schema.sequence_length,), schema=schema
-    )
-    return spec, notes
+    return text_spec(schema, class_names), notes
 
 
 def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
