@@ -47,7 +47,7 @@ class Baseline:
     label: str
     make: Callable[[str, int], BaseEstimator]
     uses_validation: bool = False
-    inputs: tuple[str, ...] = ("image", "tabular")
+    inputs: tuple[str, ...] = ("image", "tabular", "audio")
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
@@ -97,7 +97,7 @@ def _dummy(problem: str, seed: int) -> BaseEstimator:
 BASELINES.register("xgboost")(Baseline("XGBoost", _xgboost, uses_validation=True))
 BASELINES.register("linear")(Baseline("Linear", _linear))
 BASELINES.register("random_forest")(Baseline("Random forest", _random_forest))
-BASELINES.register("dummy")(Baseline("Dummy", _dummy, inputs=("image", "tabular", "text")))
+BASELINES.register("dummy")(Baseline("Dummy", _dummy, inputs=("image", "tabular", "text", "audio")))
 BASELINES.register("tfidf_xgboost")(
     Baseline("XGBoost on TF-IDF", tfidf_xgboost, uses_validation=True, inputs=("text",))
 )

@@ -67,7 +67,7 @@ def model_outputs(
 @register_explainer(
     "gradient",
     "keras",
-    {"pixels", "features"},
+    {"pixels", "features", "spectrogram"},
     "vanilla gradient of the target output",
     signed=False,
 )
@@ -83,7 +83,7 @@ def vanilla_gradient(
 @register_explainer(
     "smoothgrad",
     "keras",
-    {"pixels", "features"},
+    {"pixels", "features", "spectrogram"},
     "gradients averaged over noisy copies",
     signed=False,
 )
@@ -105,7 +105,7 @@ def smoothgrad(
 @register_explainer(
     "integrated_gradients",
     "keras",
-    {"pixels", "features"},
+    {"pixels", "features", "spectrogram"},
     "path integral of gradients from a reference input",
     sums_to="completeness",
 )
@@ -223,7 +223,10 @@ def completeness_error(attributions: Attributions) -> np.ndarray:
 
 
 @register_explainer(
-    "grad_cam", "keras", {"pixels"}, "class activation map of the last convolutional layer"
+    "grad_cam",
+    "keras",
+    {"pixels", "spectrogram"},
+    "class activation map of the last convolutional layer",
 )
 def grad_cam(
     model: keras.Model, inputs: np.ndarray, targets: np.ndarray, options: ExplainOptions

@@ -22,8 +22,9 @@ def overlays_png(
     shown: np.ndarray,
     attributions: Mapping[str, Attributions],
     class_names: Sequence[str],
+    spectrograms: np.ndarray | None = None,
 ) -> bytes | None:
-    """One row per shown example: the image, then each method's map over it.
+    """One row per shown example: the image (or spectrogram), then each method's map over it.
 
     Maps show each pixel's attribution magnitude (channels summed), scaled
     to the map's 99th percentile so one extreme pixel does not hide the rest
@@ -34,12 +35,16 @@ def overlays_png(
         shown: indices into the examples to draw.
         attributions: method -> its attributions of every example.
         class_names: names of the classes.
+        spectrograms: `(examples, frames, mels, 1)` log-mel spectrograms the
+            attributions are over, drawn instead of the inputs (time along x,
+            mel bands up the y axis).
 
     Returns:
         PNG bytes, or None when no example is shown.
     """
     if len(shown) == 0:
         return None
+    draw = _draw_spectrogram if spectrograms is not None else _draw_image
     methods = list(attributions)
     figure, axes = plt.subplots(
         len(shown),
@@ -48,9 +53,9 @@ def overlays_png(
         squeeze=False,
     )
     for row, index in enumerate(shown):
-        image = _displayable(examples.inputs[index])
+        picture = spectrograms[index] if spectrograms is not None else examples.inputs[index]
         true, predicted = int(examples.labels[index]), int(examples.predicted[index])
-        axes[row, 0].imshow(image, cmap="gray" if image.ndim == 2 else None)
+        draw(axes[row, 0], picture)
         axes[row, 0].set_title(
             f"{class_names[true]} -> {class_names[predicted]} ({examples.confidence[index]:.2f})",
             fontsize=8,
@@ -60,16 +65,31 @@ def overlays_png(
             magnitude = importance_map(values, signed=False, channels_last=True)
             heat = magnitude.reshape(values.shape[1:3])
             scale = np.percentile(heat, 99) or heat.max() or 1.0
-            axes[row, column].imshow(image, cmap="gray" if image.ndim == 2 else None)
-            axes[row, column].imshow(
-                np.clip(heat / scale, 0, 1), cmap="inferno", alpha=0.6, vmin=0, vmax=1
-            )
+            draw(axes[row, column], picture, np.clip(heat / scale, 0, 1))
             if row == 0:
                 axes[row, column].set_title(name, fontsize=8)
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
     return figure_png(figure)
+
+
+def _draw_image(axis, image: np.ndarray, heat: np.ndarray | None = None) -> None:
+    """Draws an image (0..255 pixels), and a 0..1 heat map over it when given."""
+    image = _displayable(image)
+    axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    if heat is not None:
+        axis.imshow(heat, cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+
+
+def _draw_spectrogram(axis, spectrogram: np.ndarray, heat: np.ndarray | None = None) -> None:
+    """Draws a `(frames, mels, 1)` log-mel spectrogram, low bands at the bottom, and a heat map."""
+    values = spectrogram[..., 0].T
+    axis.imshow(values, cmap="gray", origin="lower", aspect="auto")
+    if heat is not None:
+        axis.imshow(
+            heat.T, cmap="inferno", alpha=0.6, vmin=0, vmax=1, origin="lower", aspect="auto"
+        )
 
 
 def _displayable(image: np.ndarray) -> np.ndarray:

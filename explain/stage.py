@@ -57,6 +57,7 @@ from pipelines.data.text import TEXT_COLUMN
 from pipelines.registry import closest_hint
 from pipelines.train import make_input, sample_inputs, split_inputs
 from tasks.base import Task
+from tasks.keyword_spotting import CLASSIFIER_LAYER, SPECTROGRAM_LAYER
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,10 @@ def explain_model(
             continue
         if spec.needs_background:
             options = subjects.with_background(options)
+        if subject.kind == "keras":
+            # Integrated Gradients starts where deletion fills: the task's "absent" input,
+            # in the space the subject is explained over (a silent clip's spectrogram).
+            options = dataclasses.replace(options, reference=subject.fill)
         logger.info("Explain: %s (%s model)", name, spec.model)
         try:
             entry, values = explain_with_checks(name, spec, subject, examples, options, settings)
@@ -225,7 +230,10 @@ def explain_model(
         result["importance"] = column_importance(attributions, task)
     if task.explain_input == "tokens":
         result["highlights"] = text_highlights(attributions, examples, task, dataset)
-    result["plots"] = write_plots(staging, result, attributions, examples, task, dataset)
+    pictures = None
+    if task.explain_input == "spectrogram" and attributions:
+        pictures = subjects.get(EXPLAINERS.get(next(iter(attributions)))).inputs
+    result["plots"] = write_plots(staging, result, attributions, examples, task, dataset, pictures)
     io.replace_dir(staging, run_dir / EXPLAIN_DIR)
     io.write_json(run_dir / EXPLAIN_FILE, result)
     return result
@@ -427,8 +435,21 @@ class _SubjectCache:
 
 
 def keras_subject(run: ExplainedRun) -> Subject:
-    """The Keras model: randomized by re-initializing every weight (same architecture)."""
+    """The Keras model: randomized by re-initializing every weight (same architecture).
+
+    A speech model is explained over its log-mel spectrogram: the subject is
+    the part of the model after its front end, fed the examples' spectrograms
+    (see `SpectrogramSpace`).
+    """
     model, task, config, examples = run.model, run.task, run.config, run.examples
+    inputs, fill = examples.inputs, task.reference_input()
+    if task.explain_input == "spectrogram":
+        space = SpectrogramSpace(model)
+        model, inputs, fill = (
+            space.back,
+            space.spectrograms(inputs),
+            space.spectrograms(fill[None])[0],
+        )
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
         outputs = predict(model, rows, max(256, config.explain.batch_size))
@@ -441,12 +462,53 @@ def keras_subject(run: ExplainedRun) -> Subject:
     return Subject(
         kind="keras",
         model=model,
-        inputs=examples.inputs,
+        inputs=inputs,
         score=score,
         randomize=randomize,
-        fill=task.reference_input(),
-        channels_last=task.explain_input == "pixels",
+        fill=fill,
+        channels_last=task.explain_input in ("pixels", "spectrogram"),
     )
+
+
+class SpectrogramSpace:
+    """A speech model split at its spectrogram: `front(audio)` and `back(spectrogram)`.
+
+    Saliency over raw samples is unreadable; over the log-mel spectrogram
+    the model computes, it shows which times and frequencies decided. The
+    front end is fixed signal processing, so explaining the back (the
+    nested classifier model) is explaining everything the model learned.
+
+    Args:
+        model: a keyword model (`tasks.keyword_spotting.with_front_end`).
+
+    Raises:
+        ValueError: when the model lacks the front end or the classifier.
+    """
+
+    def __init__(self, model: keras.Model):
+        try:
+            layer = model.get_layer(SPECTROGRAM_LAYER)
+            self.back = model.get_layer(CLASSIFIER_LAYER)
+        except ValueError:
+            raise ValueError(
+                f"The model lacks a layer '{SPECTROGRAM_LAYER}' or a nested model "
+                f"'{CLASSIFIER_LAYER}', so it cannot be explained over its spectrogram. Keyword "
+                "models built by tasklab have both."
+            ) from None
+        self.front = keras.Model(model.inputs[0], layer.output, name="front_end")
+
+    def spectrograms(self, audio: np.ndarray) -> np.ndarray:
+        """`(clips, frames, mels, 1)` log-mel spectrograms of raw clips."""
+        return predict_arrays(self.front, audio)
+
+
+def predict_arrays(model: keras.Model, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's float32 outputs in their own shape, by direct calls in inference mode."""
+    parts = [
+        np.asarray(model(inputs[start : start + batch_size], training=False), dtype=np.float32)
+        for start in range(0, len(inputs), batch_size)
+    ]
+    return np.concatenate(parts)
 
 
 def xgboost_subject(run: ExplainedRun) -> Subject | str:
@@ -597,8 +659,19 @@ def write_plots(
     examples: Examples,
     task: Task,
     dataset: Dataset,
+    pictures: np.ndarray | None = None,
 ) -> dict[str, str]:
     """Draws the stage's figures into `folder`.
+
+    Args:
+        folder: where the PNG files go.
+        result: what `explain.json` holds so far.
+        attributions: method -> its attributions.
+        examples: the explained examples.
+        task: the run's task.
+        dataset: the run's dataset.
+        pictures: what the maps are drawn over when it is not the inputs
+            themselves (the spectrograms of audio clips).
 
     Returns:
         Plot name -> its path relative to the run directory.
@@ -606,11 +679,15 @@ def write_plots(
     figures: dict[str, bytes | None] = {
         "deletion_curves": plots.deletion_curves_png(result["methods"])
     }
-    if task.explain_input == "pixels" and attributions:
+    if task.explain_input in ("pixels", "spectrogram") and attributions:
         class_names = task.spec.class_names
         for label, chosen in (("correct", examples.correct), ("misclassified", ~examples.correct)):
             figures[f"overlays_{label}"] = plots.overlays_png(
-                examples, np.flatnonzero(chosen)[:MAX_SHOWN], attributions, class_names
+                examples,
+                np.flatnonzero(chosen)[:MAX_SHOWN],
+                attributions,
+                class_names,
+                spectrograms=pictures,
             )
     if task.explain_input == "features" and attributions:
         frame = task.baseline_features(dataset.test).iloc[examples.rows]

@@ -1,9 +1,10 @@
 """Raw inputs -> model inputs on the device side, from `preprocessing.json` alone.
 
-Imports only numpy, the standard library and Pillow (for image files): never
-TensorFlow or pandas, so it runs where the LiteRT runtime runs. It mirrors
-the training pipeline's preprocessing (`ImageClassification.preprocess`,
-`TabularEncoder.features`); tests check both give the same model inputs.
+Imports only numpy, the standard library, Pillow (for image files) and scipy
+(for audio files): never TensorFlow or pandas, so it runs where the LiteRT
+runtime runs. It mirrors the training pipeline's preprocessing
+(`ImageClassification.preprocess`, `TabularEncoder.features`, the audio
+folder loader); tests check both give the same model inputs.
 """
 
 from __future__ import annotations
@@ -71,6 +72,28 @@ def load_image(path: Path, image: Mapping[str, Any]) -> np.ndarray:
         converted = converted.resize(size, Image.Resampling.BILINEAR)
     pixels = np.asarray(converted, dtype=np.float32)
     return pixels.reshape(image["height"], image["width"], image["channels"])
+
+
+def load_audio(path: Path, audio: Mapping[str, Any]) -> np.ndarray:
+    """Reads a WAV file as the model's clip, as the audio folder loader does.
+
+    Args:
+        path: a WAV file (any sample rate, channels and sample format).
+        audio: the `input` section of `preprocessing.json` (sample_rate, clip_samples).
+
+    Returns:
+        `(clip_samples,)` float32 samples in [-1, 1].
+
+    Raises:
+        EdgeInputError: for an empty or non-WAV file.
+    """
+    from export.audio_io import AudioError, fit_clip, read_audio  # Only audio bundles need scipy.
+
+    try:
+        samples = read_audio(path, audio["sample_rate"])
+    except AudioError as error:
+        raise EdgeInputError(str(error)) from None
+    return fit_clip(samples, audio["clip_samples"])[0]
 
 
 def read_text(path: Path) -> str:

@@ -24,7 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows, read_text
+from export.edge_inputs import (
+    EdgeInputError,
+    encode_row,
+    load_audio,
+    load_image,
+    read_csv_rows,
+    read_text,
+)
 from export.litert import LiteRTModel
 from export.text_tokens import TextTokenizer
 
@@ -62,7 +69,7 @@ class EdgeBundle:
 
     @property
     def kind(self) -> str:
-        """What the model's raw input is: `image`, `tabular` or `text`."""
+        """What the model's raw input is: `image`, `tabular`, `text` or `audio`."""
         return self.spec["input"]["kind"]
 
     def text_input(self, text: str) -> np.ndarray:
@@ -87,6 +94,8 @@ class EdgeBundle:
                 yield f"{path}:row {number}", encode_row(row, described["columns"])
         elif described["kind"] == "text":
             yield str(path), self.text_input(read_text(path))
+        elif described["kind"] == "audio":
+            yield str(path), load_audio(path, described)
         else:
             raise EdgeInputError(f"This runner cannot read '{described['kind']}' inputs.")
 
@@ -114,12 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Prints one prediction per input (tab-separated, or JSON lines with `--json`)."""
     parser = argparse.ArgumentParser(
         prog="python -m export.run",
-        description="Runs an exported LiteRT model on raw inputs (image files, CSV rows or texts).",
+        description="Runs an exported LiteRT model on raw inputs (image files, CSV rows, texts or "
+        "WAV files).",
     )
     parser.add_argument("bundle", type=Path, help="the export/ folder of a run")
-    parser.add_argument(
-        "inputs", type=Path, nargs="*", help="image files, CSV files, or text files"
-    )
+    parser.add_argument("inputs", type=Path, nargs="*", help="image, CSV, text or WAV files")
     parser.add_argument(
         "--text", action="append", default=[], help="a text to classify (repeatable; text models)"
     )

@@ -67,6 +67,112 @@ class TokenizerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AudioConfig:
+    """How audio becomes fixed-length clips (speech tasks).
+
+    Attributes:
+        sample_rate: the rate every clip is resampled to (Hz).
+        clip_seconds: the clip length: shorter recordings are padded with
+            silence, longer ones cropped to their loudest window (counted in
+            the data notes).
+    """
+
+    sample_rate: int = 16_000
+    clip_seconds: float = 1.0
+
+    def __post_init__(self):
+        if not 4_000 <= self.sample_rate <= 96_000:
+            raise ConfigError(
+                f"data.audio.sample_rate must be between 4000 and 96000 Hz. "
+                f"Received: {self.sample_rate}."
+            )
+        if not 0.1 <= self.clip_seconds <= 10.0:
+            raise ConfigError(
+                "data.audio.clip_seconds must be between 0.1 and 10. "
+                f"Received: {self.clip_seconds}."
+            )
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples per clip."""
+        return round(self.sample_rate * self.clip_seconds)
+
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+# The Speech Commands dataset's auxiliary words: the "unknown" class speaks them.
+UNKNOWN_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisConfig:
+    """How `builtin:spoken_words` is synthesized with espeak-ng (cached on disk by these values).
+
+    A speaker is one English accent (an espeak-ng voice such as `gmw/en-US`)
+    spoken with one voice variant (`Alicia`, `m3`, ... or none): the variant
+    sets the pitch, formants and timbre. Splits are by variant, so the test
+    set's variants are never heard in training, in any accent.
+
+    Attributes:
+        keywords: the keyword classes.
+        unknown_words: words the `unknown` class speaks.
+        accents: espeak-ng English voices to use (default: every installed
+            one that synthesizes; MBROLA voices need the `mbrola` program).
+        variants: espeak-ng voice variants (default: all installed, plus none).
+        renderings: clips per class and speaker, each at a speed and pitch
+            drawn from `speeds` and `pitches`.
+        speeds: speaking rates to draw from (words per minute).
+        pitches: pitches to draw from (espeak-ng's 0..99).
+        snr_db: `[low, high]` signal-to-noise ratio of the background noise
+            mixed into every spoken clip (dB, drawn uniformly).
+        seed: seeds the draws (speeds, pitches, placement, noise).
+        cache_dir: where clips are cached (default `~/.cache/tasklab/spoken_words`).
+    """
+
+    keywords: tuple[str, ...] = KEYWORDS
+    unknown_words: tuple[str, ...] = UNKNOWN_WORDS
+    accents: tuple[str, ...] | None = None
+    variants: tuple[str, ...] | None = None
+    renderings: int = 1
+    speeds: tuple[int, ...] = (120, 150, 180, 210)
+    pitches: tuple[int, ...] = (25, 40, 55, 70)
+    snr_db: tuple[float, ...] = (5.0, 30.0)
+    seed: int = 0
+    cache_dir: str | None = None
+
+    def __post_init__(self):
+        if len(self.keywords) < 1 or len(set(self.keywords)) != len(self.keywords):
+            raise ConfigError(
+                f"data.synthesis.keywords must be distinct words. Received: {list(self.keywords)}."
+            )
+        clash = sorted(set(self.keywords) & set(self.unknown_words))
+        if clash or not self.unknown_words:
+            raise ConfigError(
+                "data.synthesis.unknown_words must be non-empty and hold no keyword. "
+                f"Received: {list(self.unknown_words)} (keywords among them: {clash})."
+            )
+        if self.renderings < 1:
+            raise ConfigError(
+                f"data.synthesis.renderings must be >= 1. Received: {self.renderings}."
+            )
+        if not self.speeds or min(self.speeds) < 80 or max(self.speeds) > 450:
+            raise ConfigError(
+                f"data.synthesis.speeds must be words per minute in [80, 450]. "
+                f"Received: {list(self.speeds)}."
+            )
+        if not self.pitches or min(self.pitches) < 0 or max(self.pitches) > 99:
+            raise ConfigError(
+                f"data.synthesis.pitches must be in [0, 99]. Received: {list(self.pitches)}."
+            )
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise ConfigError(
+                f"data.synthesis.snr_db must be [low, high]. Received: {list(self.snr_db)}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the data comes from and how it is split.
 
@@ -87,6 +193,8 @@ class DataConfig:
         columns: column kind overrides for tabular data, `{column: kind}` with
             kind `numeric`, `categorical` or `boolean` (default: inferred).
         tokenizer: how texts become token ids (text tasks only).
+        audio: how audio becomes clips (speech tasks only).
+        synthesis: how `builtin:spoken_words` is synthesized.
     """
 
     uri: str
@@ -100,6 +208,8 @@ class DataConfig:
         default_factory=dict
     )
     tokenizer: TokenizerConfig = TokenizerConfig()
+    audio: AudioConfig = AudioConfig()
+    synthesis: SynthesisConfig = SynthesisConfig()
 
     def __post_init__(self):
         if ":" not in self.uri:

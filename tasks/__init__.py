@@ -4,7 +4,12 @@ Importing this package registers every task, so `get_task(name)` and
 `TASKS.names()` see them all.
 """
 
-from tasks import image_classification, tabular, text_classification  # noqa: F401  (they register their tasks)
+from tasks import (  # noqa: F401  (they register their tasks)
+    image_classification,
+    keyword_spotting,
+    tabular,
+    text_classification,
+)
 from tasks.base import (
     TASKS,
     ClassificationTask,

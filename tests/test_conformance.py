@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from export.convert import check_builtin_ops, convert, export_saved_model
 from export.litert import LiteRTModel
-from pipelines.config import TokenizerConfig, parse_model_config
+from pipelines.config import AudioConfig, TokenizerConfig, parse_model_config
+from pipelines.data.audio import audio_spec
 from pipelines.data.base import DataSpec
 from pipelines.data.text import fit_text_schema
 from tasks import TASKS, get_task
@@ -47,11 +48,19 @@ def _tiny_texts(rng: np.random.Generator):
     return spec, texts, np.arange(12) % 3
 
 
+def _tiny_clips(rng: np.random.Generator):
+    # Half a second at 8 kHz keeps the front end small; int16 clips as the built-in holds them.
+    spec = audio_spec(("a", "b", "c"), AudioConfig(sample_rate=8000, clip_seconds=0.5))
+    x = (rng.normal(0, 3000, size=(12, 4000))).astype(np.int16)
+    return spec, x, np.arange(12) % 3
+
+
 TINY_DATA = {
     "image_classification": _tiny_images,
     "tabular_classification": lambda rng: _tiny_table(rng, regression=False),
     "tabular_regression": lambda rng: _tiny_table(rng, regression=True),
     "text_classification": _tiny_texts,
+    "keyword_spotting": _tiny_clips,
 }
 
 TASK_MODELS = [(task, model) for task in TASKS.names() for model in get_task(task).models.names()]

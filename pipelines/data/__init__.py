@@ -36,7 +36,7 @@ def load_dataset(
         seed: seeds the splits.
         problem: what the task predicts, `classification` (stratified splits,
             class labels) or `regression` (float targets).
-        kind: the kind of input the task takes (`image`, `tabular`, `text`);
+        kind: the kind of input the task takes (`image`, `tabular`, `text`, `audio`);
             it decides how a `folder:` or `csv:` source is read (default:
             images for folders, tables for CSV files).
 
@@ -65,6 +65,10 @@ def load_dataset(
                 "Choose a task that matches (see `tasklab datasets`)."
             )
         return builtin.load(config.uri, config, seed)
+    if scheme == "folder" and kind == "audio":
+        from pipelines.data.audio import load_audio_folder
+
+        return load_audio_folder(config.uri, rest, config, seed)
     if scheme == "folder" and kind == "text":
         from pipelines.data.text import load_text_folder
 

@@ -161,3 +161,21 @@ BUILTIN_DATASETS.register("fortunes_topics")(
         "fortunes), ~11k texts from the Debian fortunes corpus",
     )
 )
+
+
+def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
+    """Keyword clips synthesized with espeak-ng (see `pipelines.data.spoken_words`)."""
+    from pipelines.data.spoken_words import load_spoken_words as load
+
+    return load(uri, config, seed)
+
+
+BUILTIN_DATASETS.register("spoken_words")(
+    BuiltinDataset(
+        load=load_spoken_words,
+        kind="audio",
+        problem="classification",
+        description="10 spoken keywords plus unknown words and silence, synthesized offline "
+        "with espeak-ng by every English accent and voice variant; split by voice",
+    )
+)

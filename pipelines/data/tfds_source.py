@@ -9,22 +9,28 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from pipelines.config import DataConfig
+from pipelines.data.audio import audio_spec
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from pipelines.data.text import fit_text_schema, text_spec, token_counts, truncation_note
 from pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
-_FEATURE_KINDS = {tfds.features.Image: "image", tfds.features.Text: "text"}
+_FEATURE_KINDS = {
+    tfds.features.Image: "image",
+    tfds.features.Text: "text",
+    tfds.features.Audio: "audio",
+}
 
 
 def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | None) -> Dataset:
-    """Loads a supervised image or text dataset from TensorFlow Datasets.
+    """Loads a supervised image, text or audio dataset from TensorFlow Datasets.
 
     Uses the dataset's own `test` (and `validation`) split when its info lists
     them; whatever it lacks is carved, stratified and seeded, from `train`
     (`data.val_fraction` of `train` when the dataset has its own test split;
     `data.test_fraction` only when it has none). A text dataset's tokenizer
-    is adapted on the train split.
+    is adapted on the train split; an audio dataset must be recorded at
+    `data.audio.sample_rate` (its clips are padded or cropped by the task).
 
     Args:
         uri: the dataset URI, for messages.
@@ -55,6 +61,12 @@ def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | No
         )
     val_fraction, test_fraction = config.val_fraction, config.test_fraction
     class_names = tuple(info.features[label_key].names)
+    # Checked before any reading: a wrong sample rate fails fast.
+    audio = (
+        _audio_spec(name, info.features[input_key], class_names, config)
+        if found == "audio"
+        else None
+    )
     available = set(info.splits.keys())
     own = [split for split in ("validation", "test") if split in available]
     labels = {split: _read_labels(builder, split, input_key) for split in ("train", *own)}
@@ -80,6 +92,8 @@ def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | No
     if found == "text":
         spec, text_notes = _text_spec(train, class_names, config)
         notes.extend(text_notes)
+    elif audio is not None:
+        spec = audio
     else:
         spec = DataSpec(
             kind="image", class_names=class_names, example_shape=info.features[input_key].shape
@@ -115,6 +129,19 @@ def _text_spec(
     return text_spec(schema, class_names), notes
 
 
+def _audio_spec(
+    name: str, feature: tfds.features.Audio, class_names: tuple[str, ...], config: DataConfig
+) -> DataSpec:
+    """The clips' spec; the recordings' rate must be the configured one (no resampling in tf)."""
+    rate = feature.sample_rate
+    if rate is not None and rate != config.audio.sample_rate:
+        raise DataError(
+            f"The tfds dataset '{name}' is recorded at {rate} Hz, but data.audio.sample_rate is "
+            f"{config.audio.sample_rate}. Set data.audio.sample_rate: {rate}."
+        )
+    return audio_spec(class_names, config.audio)
+
+
 def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
     try:
         return tfds.builder(name, data_dir=data_dir)
@@ -134,7 +161,8 @@ def _read_labels(builder: tfds.core.DatasetBuilder, split: str, input_key: str) 
         shuffle_files=False,
         decoders={input_key: tfds.decode.SkipDecoding()},
     )
-    labels = [batch for _, batch in dataset.batch(4096).as_numpy_iterator()]
+    # Labels only: undecoded inputs may still differ in shape (audio is stored as samples).
+    labels = list(dataset.map(lambda _, label: label).batch(4096).as_numpy_iterator())
     return np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
 
 

@@ -1,0 +1,113 @@
+"""Reading audio files into fixed-length mono clips, in numpy and scipy only (no TensorFlow).
+
+Training data (`folder:` audio) and the edge runner (`python -m export.run
+BUNDLE clip.wav`) decode audio with these same functions, so a device feeds
+the model exactly what it was trained on:
+
+1. read a WAV file of any sample rate, channel count and sample format
+   (8-bit unsigned, 16-, 24- and 32-bit integer, 32- and 64-bit float);
+2. average the channels to mono;
+3. resample to the model's rate (polyphase filtering, `scipy.signal.resample_poly`);
+4. pad with silence, or crop to the loudest window, to the clip length.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+from scipy.io import wavfile
+
+AUDIO_SUFFIXES = (".wav",)
+_CONVERT_HINT = "Convert it to WAV first, e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 OUTPUT.wav`."
+
+
+class AudioError(ValueError):
+    """An audio file cannot be read; the message names the file, the problem and the fix."""
+
+
+def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Reads a WAV file as mono float32 samples in [-1, 1] at `sample_rate`.
+
+    Args:
+        path: the WAV file.
+        sample_rate: the rate to resample to (Hz).
+
+    Returns:
+        1-D float32 samples (any length; see `fit_clip`).
+
+    Raises:
+        AudioError: for an empty file, a file that is not WAV, or a WAV
+            encoding scipy cannot read (compressed WAV, e.g. A-law or ADPCM).
+    """
+    path = Path(path)
+    content = path.read_bytes()
+    return decode_wav(content, sample_rate, str(path))
+
+
+def decode_wav(content: bytes, sample_rate: int, name: str = "the audio") -> np.ndarray:
+    """Decodes WAV bytes as mono float32 samples at `sample_rate` (see `read_audio`)."""
+    if not content:
+        raise AudioError(f"{name} is empty (0 bytes). Remove it or replace it with a WAV file.")
+    if content[:4] not in (b"RIFF", b"RF64") or content[8:12] != b"WAVE":
+        raise AudioError(f"{name} is not a WAV file (no RIFF/WAVE header). {_CONVERT_HINT}")
+    try:
+        rate, samples = wavfile.read(io.BytesIO(content))
+    except (ValueError, EOFError, struct.error) as error:  # struct: a header cut short.
+        raise AudioError(f"{name} could not be decoded as WAV ({error}). {_CONVERT_HINT}") from None
+    if samples.size == 0:
+        raise AudioError(
+            f"{name} holds no samples. Remove it or replace it with a longer recording."
+        )
+    return resample(to_mono(as_float(samples)), rate, sample_rate)
+
+
+def as_float(samples: np.ndarray) -> np.ndarray:
+    """PCM samples as float32 in [-1, 1] (8-bit WAV is unsigned, centred on 128)."""
+    if samples.dtype == np.uint8:
+        return (samples.astype(np.float32) - 128.0) / 128.0
+    if np.issubdtype(samples.dtype, np.integer):
+        # scipy returns 24-bit WAV left-justified in int32, so one scale serves 24 and 32 bits.
+        return samples.astype(np.float32) / float(-np.iinfo(samples.dtype).min)
+    return np.clip(samples.astype(np.float32), -1.0, 1.0)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """`(frames,)` or `(frames, channels)` samples as one channel (their mean)."""
+    return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples
+
+
+def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Resamples mono samples from `rate` to `target_rate` Hz with a polyphase filter."""
+    if rate == target_rate:
+        return samples.astype(np.float32, copy=False)
+    divisor = math.gcd(int(rate), int(target_rate))
+    up, down = target_rate // divisor, rate // divisor
+    return signal.resample_poly(samples, up, down).astype(np.float32)
+
+
+def fit_clip(samples: np.ndarray, length: int, window: int = 160) -> tuple[np.ndarray, bool]:
+    """Pads a short clip with trailing silence, or crops a long one to its loudest window.
+
+    A keyword in a long recording is where the energy is, so cropping keeps
+    the `length` samples with the most energy (found on `window`-sample
+    frames; the first such window wins ties, so silence keeps its start).
+
+    Args:
+        samples: mono samples.
+        length: the clip length in samples.
+        window: the step the crop's start moves by.
+
+    Returns:
+        The clip of exactly `length` samples, and whether it was cropped.
+    """
+    if len(samples) <= length:
+        return np.pad(samples, (0, length - len(samples))).astype(np.float32), False
+    energy = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    starts = np.arange(0, len(samples) - length + 1, window)
+    best = int(starts[np.argmax(energy[starts + length] - energy[starts])])
+    return samples[best : best + length].astype(np.float32), True

@@ -1,0 +1,230 @@
+"""Audio data: fixed-length mono clips at one sample rate, from folders and generated noise.
+
+Every source yields clips of `AudioSchema.clip_samples` samples (int16 or
+float32; the task scales them to [-1, 1]). Folder audio is decoded and
+resampled once, with the same numpy code the edge runner uses
+(`export.audio_io`), and held in memory: an hour of 16 kHz audio is 115 MB
+as int16.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.audio_io import AUDIO_SUFFIXES, AudioError, fit_clip, read_audio
+from pipelines.config import AudioConfig, DataConfig
+from pipelines.data.base import DataError, Dataset, DataSpec, array_split, split_indices
+from pipelines.data.folder import index_class_folders, name_some
+
+logger = logging.getLogger(__name__)
+
+NOISE_COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # Power falls as 1 / f**exponent.
+_PROGRESS_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioSchema:
+    """What every clip of an audio dataset is (the task builds its front end from it).
+
+    Attributes:
+        sample_rate: samples per second.
+        clip_samples: samples per clip.
+    """
+
+    sample_rate: int
+    clip_samples: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON data for the edge bundle."""
+        return {"sample_rate": self.sample_rate, "clip_samples": self.clip_samples}
+
+
+def audio_spec(class_names: tuple[str, ...], audio: AudioConfig) -> DataSpec:
+    """The `DataSpec` of clips made with the `data.audio` settings."""
+    schema = AudioSchema(audio.sample_rate, audio.clip_samples)
+    return DataSpec(
+        kind="audio",
+        class_names=class_names,
+        example_shape=(schema.clip_samples,),
+        schema=schema,
+    )
+
+
+def colored_noise(rng: np.random.Generator, samples: int, color: str) -> np.ndarray:
+    """Gaussian noise of unit RMS with a white, pink or brown spectrum.
+
+    Args:
+        rng: the random source.
+        samples: its length.
+        color: a key of `NOISE_COLORS`.
+
+    Returns:
+        float32 noise, `(samples,)`.
+    """
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    frequencies = np.arange(len(spectrum), dtype=np.float64)
+    frequencies[0] = 1.0  # Keeps the DC bin finite; it is zeroed below.
+    spectrum *= frequencies ** (-NOISE_COLORS[color] / 2.0)
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, n=samples)
+    return (noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)).astype(np.float32)
+
+
+def rms(samples: np.ndarray) -> float:
+    """The root mean square of the samples."""
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def to_int16(clip: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as int16 PCM (clipped)."""
+    return np.clip(np.rint(clip * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def group_split(groups: np.ndarray, fractions: tuple[float, float], seed: int) -> list[np.ndarray]:
+    """Splits examples so that each group (a speaker) falls in one part only.
+
+    Args:
+        groups: the group of every example.
+        fractions: `(val, test)`: the fraction of the groups each part gets
+            (at least one group each).
+        seed: seeds which groups go where.
+
+    Returns:
+        Sorted index arrays: train, val, test.
+
+    Raises:
+        DataError: with fewer than 3 groups.
+    """
+    names = np.unique(groups)
+    if len(names) < 3:
+        raise DataError(
+            f"Splitting by speaker needs at least 3 speakers (one per split); found "
+            f"{len(names)}. Add voices or variants."
+        )
+    order = np.random.default_rng(seed).permutation(names)
+    val_count, test_count = (max(1, round(f * len(names))) for f in fractions)
+    if val_count + test_count >= len(names):
+        val_count = test_count = 1
+    test_groups = order[:test_count]
+    val_groups = order[test_count : test_count + val_count]
+    in_test, in_val = np.isin(groups, test_groups), np.isin(groups, val_groups)
+    return [np.flatnonzero(~in_test & ~in_val), np.flatnonzero(in_val), np.flatnonzero(in_test)]
+
+
+def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dataset:
+    """`folder:PATH` for audio: one sub-folder of WAV files per class.
+
+    Each file is decoded, mixed to mono, resampled to `data.audio.sample_rate`
+    and padded or cropped (to its loudest window) to `data.audio.clip_seconds`;
+    the notes count what was resampled, mixed down, padded and cropped. An
+    empty or undecodable file is an error naming it, or is skipped with
+    `data.skip_corrupt: true`.
+
+    Args:
+        uri: the dataset URI.
+        path: the root folder.
+        config: the data section.
+        seed: seeds the stratified split.
+
+    Returns:
+        The dataset, its clips in memory as float32.
+    """
+    root = Path(path).expanduser()
+    class_names, files, labels, ignored = index_class_folders(root, AUDIO_SUFFIXES, "WAV files")
+    notes = []
+    if ignored:
+        notes.append(
+            f"Ignored {len(ignored)} file(s) that are not .wav: {name_some(ignored, root)}."
+        )
+    clips, kept, corrupt, cropped, silent = read_clips(files, config.audio)
+    if corrupt:
+        named = " ".join(why for _, why in corrupt[:5])
+        more = f" ({len(corrupt) - 5} more)" if len(corrupt) > 5 else ""
+        if not config.skip_corrupt:
+            raise DataError(
+                f"{len(corrupt)} audio file(s) in '{root}' could not be read: {named}{more} "
+                "Remove them, or set data.skip_corrupt: true to skip them."
+            )
+        logger.warning("Skipping %d unreadable audio file(s): %s", len(corrupt), named)
+        notes.append(f"Skipped {len(corrupt)} unreadable audio file(s): {named}{more}")
+    labels = labels[kept]
+    lost = [name for index, name in enumerate(class_names) if not np.any(labels == index)]
+    if lost:
+        raise DataError(
+            f"The class folder(s) {lost} in '{root}' hold no readable WAV files. Add some to "
+            "them or remove the folders."
+        )
+    notes.extend(clip_notes(len(kept), cropped, silent, config.audio))
+    fingerprint = hashlib.sha256(clips.tobytes())
+    fingerprint.update(labels.tobytes())
+    spec = audio_spec(class_names, config.audio)
+    fractions = (config.val_fraction, config.test_fraction)
+
+    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
+        return Dataset(
+            uri=uri,
+            spec=spec,
+            train=array_split(clips, labels, train),
+            val=array_split(clips, labels, val),
+            test=array_split(clips, labels, test),
+            fingerprint=fingerprint.hexdigest(),
+            notes=tuple(notes),
+            pool_labels=labels,
+            resplit=resplit,
+        )
+
+    return resplit(*split_indices(labels, fractions, seed, class_names))
+
+
+def read_clips(
+    files: list[Path], audio: AudioConfig
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]], int, int]:
+    """Reads every file as a clip, logging progress on long folders.
+
+    Returns:
+        The clips `(kept, clip_samples)` float32, the indices of the files
+        kept, `(index, reason)` of each unreadable file, and how many clips
+        were cropped and how many are digital silence.
+    """
+    clips, kept, corrupt = [], [], []
+    cropped = silent = 0
+    last_log = time.monotonic()
+    for index, file in enumerate(files):
+        try:
+            samples = read_audio(file, audio.sample_rate)
+        except AudioError as error:
+            corrupt.append((index, str(error)))
+            continue
+        clip, was_cropped = fit_clip(samples, audio.clip_samples)
+        cropped += was_cropped
+        silent += not np.any(clip)
+        clips.append(clip)
+        kept.append(index)
+        if time.monotonic() - last_log > _PROGRESS_SECONDS:
+            logger.info("Read %d of %d audio files", index + 1, len(files))
+            last_log = time.monotonic()
+    empty = np.zeros((0, audio.clip_samples), np.float32)
+    return (np.stack(clips) if clips else empty, np.asarray(kept, int), corrupt, cropped, silent)
+
+
+def clip_notes(count: int, cropped: int, silent: int, audio: AudioConfig) -> list[str]:
+    """What loading did to the clips, for the data notes."""
+    notes = [
+        f"{count} clips of {audio.clip_seconds:g} s at {audio.sample_rate} Hz mono (resampled "
+        "and mixed down where needed; shorter ones padded with silence)."
+    ]
+    if cropped:
+        notes.append(
+            f"{cropped} clip(s) longer than data.audio.clip_seconds={audio.clip_seconds:g} were "
+            "cropped to their loudest window; raise clip_seconds to keep more."
+        )
+    if silent:
+        notes.append(f"{silent} clip(s) are digital silence (all samples zero).")
+    return notes
