@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := espeak-ng fortunes fortunes-de fortunes-es fortunes-it fortunes-cs fortunes-ru fortunes-pl
-DEMO_CONFIGS := configs/digits.yaml configs/breast_cancer.yaml configs/fortunes_lang.yaml
+DEMO_CONFIGS := configs/digits.yaml configs/breast_cancer.yaml configs/fortunes_lang.yaml configs/spoken_words.yaml
 RUNS_DIR ?= runs
 
 .PHONY: install demo test lint clean debian-packages

@@ -33,7 +33,14 @@ from export.convert import check_builtin_ops, convert, export_saved_model, opera
 from export.litert import LiteRTModel, time_calls
 from export.parity import measure_parity
 from export.run import PREPROCESSING_FILE
-from export.triage import LayerError, convert_keeping_float, float_front, rank_layers, worst_layers
+from export.triage import (
+    LayerError,
+    convert_keeping_float,
+    float_front,
+    front_end,
+    rank_layers,
+    worst_layers,
+)
 from pipelines import io
 from pipelines.config import ExportConfig, RunConfig
 from pipelines.data import Dataset
@@ -47,7 +54,8 @@ logger = logging.getLogger(__name__)
 EXPORT_FILE = "export.json"
 BUNDLE_DIR = "export"
 LABELS_FILE = "labels.txt"
-# The quantization triage's retries: (variant name, how its float layers are chosen).
+# The quantization triage's retries, in the order tried.
+FRONT_END_RETRY = "int8_float_frontend"  # Only for tasks whose models have a signal front end.
 TRIAGE_RETRIES = ("int8_selective", "int8_float_front")
 _WARMUP = 10
 _THROUGHPUT_BATCH = 256
@@ -172,9 +180,11 @@ class _VariantContext:
     def triage_int8(self) -> list[dict[str, Any]]:
         """Ranks the int8 layers by quantization error and retries with some kept in float.
 
-        First retry (`int8_selective`): the `triage_layers` worst layers in
-        float. If that still fails its gate, a second (`int8_float_front`):
-        every layer up to the worst one in float.
+        For a task whose models start with a fixed signal front end (a
+        log-mel spectrogram), the first retry (`int8_float_frontend`) keeps
+        that front end in float. Then (`int8_selective`) the `triage_layers`
+        worst layers in float, and (`int8_float_front`) every layer up to the
+        worst one, each tried only while the previous one fails its gate.
 
         Returns:
             The retries' `export.json` entries.
@@ -183,25 +193,28 @@ class _VariantContext:
         started = time.perf_counter()
         ranked = rank_layers(self.saved_model, self.representative)
         rank_seconds = time.perf_counter() - started
-        choices = {
-            TRIAGE_RETRIES[0]: worst_layers(ranked, self.config.triage_layers),
-            TRIAGE_RETRIES[1]: float_front(ranked),
-        }
+        choices = {}
+        if self.task.front_end_layers:
+            int8_ops = operators((self.staging / "int8.tflite").read_bytes())
+            tensors = [op.tensor for op in int8_ops]
+            choices[FRONT_END_RETRY] = front_end(tensors, self.task.front_end_layers)
+        choices[TRIAGE_RETRIES[0]] = _tensors(worst_layers(ranked, self.config.triage_layers))
+        choices[TRIAGE_RETRIES[1]] = _tensors(float_front(ranked))
         entries: list[dict[str, Any]] = []
         for name, kept in choices.items():
-            if entries and (entries[-1]["passed"] or entries[-1]["kept_float"] == _tensors(kept)):
+            if entries and (entries[-1]["passed"] or entries[-1]["kept_float"] == kept):
                 break
             entries.append(self._retry_keeping_float(name, ranked, kept, rank_seconds))
         return entries
 
     def _retry_keeping_float(
-        self, name: str, ranked: list[LayerError], kept: list[LayerError], rank_seconds: float
+        self, name: str, ranked: list[LayerError], kept: list[str], rank_seconds: float
     ) -> dict[str, Any]:
         started = time.perf_counter()
-        content = convert_keeping_float(self.saved_model, self.representative, _tensors(kept))
+        content = convert_keeping_float(self.saved_model, self.representative, kept)
         seconds = rank_seconds + time.perf_counter() - started
         entry = self._check_and_time(name, content, seconds)
-        entry["kept_float"] = _tensors(kept)
+        entry["kept_float"] = kept
         entry["layer_errors"] = [
             {"op": layer.op, "tensor": layer.tensor, "rmse_over_scale": layer.rmse_over_scale}
             for layer in ranked

@@ -14,6 +14,7 @@ import csv
 import dataclasses
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,38 @@ def float_front(ranked: list[LayerError]) -> list[LayerError]:
     return sorted(
         (layer for layer in ranked if layer.position <= worst), key=lambda layer: layer.position
     )
+
+
+def front_end(tensors: list[str], layers: tuple[str, ...]) -> list[str]:
+    """The retry for a model with a fixed signal-processing front end: all of it in float.
+
+    A log-mel front end cannot be int8: the power spectrum spans about
+    100 dB, 8 bits hold 48, so quiet bins round to zero and their logs to
+    the floor. Keeping the front end in float and the learned layers int8
+    is what microcontroller keyword spotters do. Every op of the front end
+    is kept, not only the ranked ones: the debugger cannot measure some
+    (a squared FFT bin whose float range it does not record) that hurt most.
+
+    Args:
+        tensors: the output tensor of every op of the int8 model, in order.
+        layers: the names of the Keras layers that form the front end.
+
+    Returns:
+        The tensors those Keras layers produced, in execution order.
+    """
+    return [tensor for tensor in tensors if produced_by(tensor, layers)]
+
+
+def produced_by(tensor: str, layers: tuple[str, ...]) -> bool:
+    """Whether a LiteRT tensor name (`m_1/mel_spectrogram_1/Pow;...`) comes from one of `layers`.
+
+    TensorFlow suffixes each name scope with `_N`; fused ops join several names with `;`.
+    """
+    for name in tensor.split(";"):
+        for scope in name.split("/")[:-1]:
+            if re.sub(r"_\d+$", "", scope) in layers:
+                return True
+    return False
 
 
 def convert_keeping_float(

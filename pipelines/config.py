@@ -378,7 +378,9 @@ class ExportConfig:
         triage_layers: when `int8` fails its gate, this many of the layers
             with the worst quantization error are kept in float for a retry
             (`int8_selective`); if that fails too, every layer up to the
-            worst one is (`int8_float_front`). 0 turns the triage off.
+            worst one is (`int8_float_front`). Speech models first retry with
+            their log-mel front end in float (`int8_float_frontend`). 0 turns
+            the triage off.
         float32: gate of the float32 variant.
         float16: gate of the float16 variant.
         dynamic_int8: gate of the dynamic-range int8 variant.
@@ -816,9 +818,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         else isinstance(value, annotation) and not isinstance(value, bool)
     )
     if not ok:
+        hint = ""
+        if annotation is str and isinstance(value, bool):
+            hint = ' YAML reads unquoted yes/no/on/off as true/false: quote the word, e.g. "yes".'
         raise ConfigError(
             f"'{where}' must be {_TYPE_WORDS.get(annotation, annotation.__name__)}. "
-            f"Received: {value!r} ({type(value).__name__})."
+            f"Received: {value!r} ({type(value).__name__}).{hint}"
         )
     return float(value) if annotation is float else value
 

@@ -92,6 +92,9 @@ class Task(abc.ABC):
         explain_examples: test examples explained when `explain.examples` is not set.
         default_baselines: the baselines compared when `baselines` is not set
             (XGBoost first; each must take `data_kind` inputs).
+        front_end_layers: the layers of fixed signal processing every model
+            starts with (a spectrogram); when full int8 fails its gate, the
+            export first retries with them kept in float.
 
     Args:
         model: the validated model config.
@@ -107,6 +110,7 @@ class Task(abc.ABC):
     explain_methods: ClassVar[tuple[str, ...]]
     explain_examples: ClassVar[int] = 16
     default_baselines: ClassVar[tuple[str, ...]] = ("xgboost", "linear", "random_forest", "dummy")
+    front_end_layers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: ModelConfig, spec: DataSpec):
         if spec.kind != self.data_kind:

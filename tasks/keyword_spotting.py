@@ -362,6 +362,7 @@ class KeywordSpotting(ClassificationTask):
     explain_methods = ("gradient", "smoothgrad", "integrated_gradients", "grad_cam")
     explain_examples = 16
     default_baselines: ClassVar[tuple[str, ...]] = ("xgboost", "linear", "dummy")
+    front_end_layers: ClassVar[tuple[str, ...]] = ("mel_spectrogram", SPECTROGRAM_LAYER)
 
     def __init__(self, model, spec):
         super().__init__(model, spec)

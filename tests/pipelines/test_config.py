@@ -161,3 +161,10 @@ def test_export_defaults_and_a_partial_gate_keeps_the_variants_own_defaults():
     assert changed.int8.max_abs_diff == 1e-9 and changed.int8.min_agreement == 0.98
     assert changed.gate("int8_selective") == changed.int8
     assert parse_config({**MINIMAL, "export": {"variants": []}}).export.variants == ()
+
+
+def test_an_unquoted_yes_among_words_says_to_quote_it():
+    raw = {"name": "k", "task": "keyword_spotting", "data": {"uri": "builtin:spoken_words"}}
+    raw["data"]["synthesis"] = yaml.safe_load("keywords: [yes, up]")
+    with pytest.raises(ConfigError, match=r'keywords\[0\].*quote the word, e\.g\. "yes"'):
+        parse_config(raw)
