@@ -499,16 +499,8 @@ class SpectrogramSpace:
 
     def spectrograms(self, audio: np.ndarray) -> np.ndarray:
         """`(clips, frames, mels, 1)` log-mel spectrograms of raw clips."""
-        return predict_arrays(self.front, audio)
-
-
-def predict_arrays(model: keras.Model, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The model's float32 outputs in their own shape, by direct calls in inference mode."""
-    parts = [
-        np.asarray(model(inputs[start : start + batch_size], training=False), dtype=np.float32)
-        for start in range(0, len(inputs), batch_size)
-    ]
-    return np.concatenate(parts)
+        flat = predict(self.front, audio)
+        return flat.reshape(len(audio), *self.front.output.shape[1:]).astype(np.float32)
 
 
 def xgboost_subject(run: ExplainedRun) -> Subject | str:

@@ -176,34 +176,8 @@ class KeywordModelOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class DSCNNOptions(KeywordModelOptions):
-    """Options of the DS-CNN.
-
-    Attributes:
-        filters: channels of every layer (64 in Hello Edge's DS-CNN-S).
-        blocks: depthwise-separable blocks after the first convolution.
-    """
-
-    filters: int = 64
-    blocks: int = 4
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1 or self.blocks < 1:
-            raise ConfigError(
-                f"model.filters and model.blocks must be >= 1. Received: {self.filters}, "
-                f"{self.blocks}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class AudioCNNOptions(KeywordModelOptions):
-    """Options of the plain CNN.
-
-    Attributes:
-        filters: filters of the first block; each further block doubles them.
-        blocks: blocks of 3x3 convolution, batch normalization, ReLU and pooling.
-    """
+class ConvStackOptions(KeywordModelOptions):
+    """Options of a classifier made of `blocks` convolution blocks of `filters` channels."""
 
     filters: int = 16
     blocks: int = 3
@@ -215,6 +189,29 @@ class AudioCNNOptions(KeywordModelOptions):
                 f"model.filters and model.blocks must be >= 1. Received: {self.filters}, "
                 f"{self.blocks}."
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class DSCNNOptions(ConvStackOptions):
+    """Options of the DS-CNN.
+
+    Attributes:
+        filters: channels of every layer (64 in Hello Edge's DS-CNN-S).
+        blocks: depthwise-separable blocks after the first convolution.
+    """
+
+    filters: int = 64
+    blocks: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioCNNOptions(ConvStackOptions):
+    """Options of the plain CNN.
+
+    Attributes:
+        filters: filters of the first block; each further block doubles them.
+        blocks: blocks of 3x3 convolution, batch normalization, ReLU and pooling.
+    """
 
 
 def audio_schema(spec: DataSpec) -> AudioSchema:

@@ -10,7 +10,6 @@ as int16.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -20,8 +19,8 @@ import numpy as np
 
 from export.audio_io import AUDIO_SUFFIXES, AudioError, fit_clip, read_audio
 from pipelines.config import AudioConfig, DataConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, array_split, split_indices
-from pipelines.data.folder import index_class_folders, name_some
+from pipelines.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
+from pipelines.data.folder import ignored_note, index_class_folders
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +137,7 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
     """
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root, AUDIO_SUFFIXES, "WAV files")
-    notes = []
-    if ignored:
-        notes.append(
-            f"Ignored {len(ignored)} file(s) that are not .wav: {name_some(ignored, root)}."
-        )
+    notes = ignored_note(ignored, root, ".wav")
     clips, kept, corrupt, cropped, silent = read_clips(files, config.audio)
     if corrupt:
         named = " ".join(why for _, why in corrupt[:5])
@@ -162,25 +157,9 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
             "them or remove the folders."
         )
     notes.extend(clip_notes(len(kept), cropped, silent, config.audio))
-    fingerprint = hashlib.sha256(clips.tobytes())
-    fingerprint.update(labels.tobytes())
-    spec = audio_spec(class_names, config.audio)
     fractions = (config.val_fraction, config.test_fraction)
-
-    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
-        return Dataset(
-            uri=uri,
-            spec=spec,
-            train=array_split(clips, labels, train),
-            val=array_split(clips, labels, val),
-            test=array_split(clips, labels, test),
-            fingerprint=fingerprint.hexdigest(),
-            notes=tuple(notes),
-            pool_labels=labels,
-            resplit=resplit,
-        )
-
-    return resplit(*split_indices(labels, fractions, seed, class_names))
+    parts = split_indices(labels, fractions, seed, class_names)
+    return array_dataset(uri, audio_spec(class_names, config.audio), clips, labels, parts, notes)
 
 
 def read_clips(

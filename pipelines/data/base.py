@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -185,3 +186,56 @@ def array_split(x: np.ndarray, y: np.ndarray, indices: np.ndarray) -> Split:
         return dataset
 
     return Split(labels=ys, make_dataset=make_dataset, in_memory=True)
+
+
+def array_dataset(
+    uri: str,
+    spec: DataSpec,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    parts: Sequence[np.ndarray],
+    notes: Sequence[str] = (),
+    fingerprint: str | None = None,
+    resplittable: bool = True,
+) -> Dataset:
+    """A dataset over in-memory arrays, split by index.
+
+    Args:
+        uri: the URI it was loaded from.
+        spec: what the data looks like.
+        inputs: every example's input.
+        labels: every example's label.
+        parts: the train, val and test indices.
+        notes: what loading did, for the user.
+        fingerprint: the data's identity (default: a hash of the arrays).
+        resplittable: whether cross-validation may re-split the pool (not
+            when the parts keep groups apart, e.g. speakers).
+
+    Returns:
+        The dataset; its `resplit` builds the same dataset over other indices.
+    """
+    fingerprint = fingerprint or fingerprint_arrays(inputs, labels)
+
+    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
+        return Dataset(
+            uri=uri,
+            spec=spec,
+            train=array_split(inputs, labels, train),
+            val=array_split(inputs, labels, val),
+            test=array_split(inputs, labels, test),
+            fingerprint=fingerprint,
+            notes=tuple(notes),
+            pool_labels=labels if resplittable else None,
+            resplit=resplit if resplittable else None,
+        )
+
+    return resplit(*parts)
+
+
+def fingerprint_arrays(*arrays: np.ndarray) -> str:
+    """Returns a SHA-256 over the arrays' shapes, dtypes and bytes."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()

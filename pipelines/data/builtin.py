@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 from collections.abc import Callable
 
 import numpy as np
 from sklearn import datasets as sklearn_datasets
 
 from pipelines.config import DataConfig
-from pipelines.data.base import Dataset, DataSpec, array_split, split_indices
+from pipelines.data.base import Dataset, DataSpec, array_dataset, split_indices
 from pipelines.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
 from pipelines.data.tabular import load_table
 from pipelines.data.text import label_texts
@@ -38,15 +37,6 @@ class BuiltinDataset:
 BUILTIN_DATASETS: Registry[BuiltinDataset] = Registry("built-in dataset")
 
 
-def fingerprint_arrays(*arrays: np.ndarray) -> str:
-    """Returns a SHA-256 over the arrays' shapes, dtypes and bytes."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(f"{array.shape}{array.dtype}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def load_digits(uri: str, config: DataConfig, seed: int) -> Dataset:
     """sklearn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
 
@@ -59,21 +49,9 @@ def load_digits(uri: str, config: DataConfig, seed: int) -> Dataset:
     class_names = tuple(str(name) for name in bunch.target_names)
     fractions = (config.val_fraction, config.test_fraction)
     spec = DataSpec(kind="image", class_names=class_names, example_shape=images.shape[1:])
-    fingerprint = fingerprint_arrays(images, labels)
-
-    def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:
-        return Dataset(
-            uri=uri,
-            spec=spec,
-            train=array_split(images, labels, train),
-            val=array_split(images, labels, val),
-            test=array_split(images, labels, test),
-            fingerprint=fingerprint,
-            pool_labels=labels,
-            resplit=resplit,
-        )
-
-    return resplit(*split_indices(labels, fractions, seed, class_names))
+    return array_dataset(
+        uri, spec, images, labels, split_indices(labels, fractions, seed, class_names)
+    )
 
 
 BUILTIN_DATASETS.register("digits")(

@@ -46,11 +46,7 @@ def load_image_folder(
     """
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root)
-    notes = []
-    if ignored:
-        notes.append(
-            f"Ignored {len(ignored)} file(s) that are not PNG/JPEG: {name_some(ignored, root)}."
-        )
+    notes = ignored_note(ignored, root, "PNG/JPEG")
     logger.info("Checking %d images in %s", len(files), root)
     shapes, file_hashes, corrupt = scan_images(files)
     if corrupt:
@@ -216,6 +212,13 @@ def _check_no_empty_class(
             f"The class folder(s) {empty} in '{root}' hold no {what}{when}. "
             "Add some to them or remove the folders."
         )
+
+
+def ignored_note(ignored: list[Path], root: Path, what: str) -> list[str]:
+    """The data note for files skipped because their suffix is not the data's (none if none)."""
+    if not ignored:
+        return []
+    return [f"Ignored {len(ignored)} file(s) that are not {what}: {name_some(ignored, root)}."]
 
 
 def name_some(files: list[Path], root: Path) -> str:

@@ -38,7 +38,7 @@ from export.audio_io import fit_clip, resample
 from pipelines import io
 from pipelines.config import DataConfig, SynthesisConfig
 from pipelines.data.audio import NOISE_COLORS, audio_spec, colored_noise, group_split, rms, to_int16
-from pipelines.data.base import DataError, Dataset, array_split
+from pipelines.data.base import DataError, Dataset, array_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,8 @@ def place_in_clip(
     speech: np.ndarray, rng: np.random.Generator, clip_samples: int, snr_db: tuple[float, ...]
 ) -> np.ndarray:
     """Puts speech at a random offset and level in a clip and mixes in noise at a random SNR."""
-    speech, _ = fit_clip(speech, clip_samples) if len(speech) > clip_samples else (speech, False)
+    if len(speech) > clip_samples:
+        speech = fit_clip(speech, clip_samples)[0]
     clip = np.zeros(clip_samples, np.float32)
     offset = int(rng.integers(0, clip_samples - len(speech) + 1))
     level = rng.uniform(0.25, 0.9) / max(float(np.abs(speech).max()), 1e-9)
@@ -183,12 +184,10 @@ def speaker_clips(
     for label, name in enumerate(class_names):
         for _ in range(synthesis.renderings):
             speed, pitch = int(rng.choice(synthesis.speeds)), int(rng.choice(synthesis.pitches))
-            word = "" if name == SILENCE else name
-            if name == UNKNOWN:
-                word = str(rng.choice(synthesis.unknown_words))
             if name == SILENCE:
-                clip = silence_clip(rng, clip_samples)
+                word, clip = "", silence_clip(rng, clip_samples)
             else:
+                word = str(rng.choice(synthesis.unknown_words)) if name == UNKNOWN else name
                 speech, rate = synthesize(word, speaker.voice, speed, pitch)
                 if not len(speech):
                     raise DataError(f"espeak-ng could not speak '{word}' as {speaker.voice}.")
@@ -228,12 +227,16 @@ def resolve_speakers(synthesis: SynthesisConfig) -> list[Speaker]:
 
 
 def cache_key(
-    synthesis: SynthesisConfig, speakers: list[Speaker], sample_rate: int, clip_samples: int
+    synthesis: SynthesisConfig,
+    speakers: list[Speaker],
+    sample_rate: int,
+    clip_samples: int,
+    espeak: str,
 ) -> str:
-    """A hash of everything the clips depend on."""
+    """A hash of everything the clips depend on (`espeak`: espeak-ng's version line)."""
     parameters = {
         "generator": GENERATOR_VERSION,
-        "espeak": espeak_version(),
+        "espeak": espeak,
         "synthesis": {
             key: value
             for key, value in dataclasses.asdict(synthesis).items()
@@ -302,7 +305,8 @@ def synthesized_clips(
     require_espeak()
     synthesis, audio = config.synthesis, config.audio
     speakers = resolve_speakers(synthesis)
-    key = cache_key(synthesis, speakers, audio.sample_rate, audio.clip_samples)
+    espeak = espeak_version()
+    key = cache_key(synthesis, speakers, audio.sample_rate, audio.clip_samples, espeak)
     folder = Path(synthesis.cache_dir or DEFAULT_CACHE).expanduser() / key
     if (folder / "index.json").is_file():
         logger.info("Reading synthesized clips from %s", folder)
@@ -322,7 +326,7 @@ def synthesized_clips(
     )
     started = time.monotonic()
     clips, index = generate(speakers, class_names, synthesis, audio.sample_rate, audio.clip_samples)
-    meta = {"key": key, "seconds": round(time.monotonic() - started, 1), "espeak": espeak_version()}
+    meta = {"key": key, "seconds": round(time.monotonic() - started, 1), "espeak": espeak}
     write_cache(folder, clips, index, meta)
     note = f"Synthesized {len(clips)} clips in {meta['seconds']:.0f} s; cached in {folder}."
     return clips, index, meta, [note]
@@ -353,12 +357,14 @@ def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
         f"Split by voice variant: the test set's {len(held_out)} variants are never heard in "
         f"training ({', '.join(held_out[:12])}{', ...' if len(held_out) > 12 else ''}).",
     ]
-    return Dataset(
-        uri=uri,
-        spec=audio_spec(class_names, config.audio),
-        train=array_split(clips, labels, train),
-        val=array_split(clips, labels, val),
-        test=array_split(clips, labels, test),
+    return array_dataset(
+        uri,
+        audio_spec(class_names, config.audio),
+        clips,
+        labels,
+        (train, val, test),
+        notes,
+        # The cache key names every parameter the clips came from; no need to hash 300 MB.
         fingerprint=f"spoken_words:{meta['key']}",
-        notes=tuple(notes),
+        resplittable=False,
     )

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from pipelines.config import DataConfig, TokenizerConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
-from pipelines.data.folder import index_class_folders, name_some
+from pipelines.data.folder import ignored_note, index_class_folders, name_some
 from pipelines.data.tabular import read_csv_table
 from pipelines.registry import closest_hint
 
@@ -360,11 +360,7 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
     """
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root, TEXT_SUFFIXES, ".txt files")
-    notes = []
-    if ignored:
-        notes.append(
-            f"Ignored {len(ignored)} file(s) that are not .txt: {name_some(ignored, root)}."
-        )
+    notes = ignored_note(ignored, root, ".txt")
     texts, kept_labels, replaced, binary = [], [], [], []
     for file, label in zip(files, labels, strict=True):
         try:
