@@ -1,9 +1,10 @@
-"""The `tasklab` command line: `run`, `explain`, `export`, `report` and `datasets`.
+"""The `tasklab` command line: `run`, `launch`, `explain`, `export`, `report` and `datasets`.
 
-Errors a user can fix (config, data, strategy, a model that needs Flex ops)
-print one `error:` line and exit with status 2; `tasklab export --strict`
-exits with status 1 when a variant fails its parity gate; anything else is a
-bug and keeps its traceback.
+Errors a user can fix (config, data, strategy, a model that needs Flex ops, a
+diverged loss, an artifact that cannot be written) print one `error:` line and
+exit with status 2; `tasklab export --strict` exits with status 1 when a
+variant fails its parity gate, and `tasklab launch` with status 1 when a worker
+fails; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
+EXIT_WORKER_FAILED = 1
 # Listed statically so `--help` needs no TensorFlow import; a test keeps it in sync
 # with the registry.
 EXPLAIN_METHODS = (
@@ -54,6 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
     )
     run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new run even if an identical one was interrupted",
+    )
+
+    launch = commands.add_parser(
+        "launch",
+        help="run a multi-worker training run with N local worker processes",
+        description="Start N `tasklab run CONFIG` workers on 127.0.0.1 (free ports, a TF_CONFIG "
+        "each, strategy.name=multi_worker), stream their output with a [worker N] prefix, and "
+        "stop them all if one fails. Worker 0 is the chief and writes the run directory, printed "
+        "last. Running the same command again resumes an interrupted run.",
+    )
+    launch.add_argument("config", help="the YAML experiment config, e.g. configs/digits.yaml")
+    launch.add_argument(
+        "--workers", type=int, required=True, metavar="N", help="worker processes to start"
+    )
+    _add_set_option(
+        launch, "KEY=VALUE", "override a config value in every worker (as for run). Repeatable."
+    )
+    launch.add_argument(
+        "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
+    )
+    launch.add_argument(
         "--fresh",
         action="store_true",
         help="start a new run even if an identical one was interrupted",
@@ -147,10 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="tasklab: %(message)s", stream=sys.stderr)
+    # TensorFlow's own Python logger is chatty at INFO (a line per collective under multi_worker).
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     from export.convert import FlexOpsError
     from pipelines.config import ConfigError
     from pipelines.data import DataError
+    from pipelines.io import ArtifactWriteError
     from pipelines.strategy import StrategyError
+    from pipelines.train import TrainingDiverged
 
     try:
         return _COMMANDS[args.command](args)
@@ -161,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         FlexOpsError,
         LookupError,
         FileNotFoundError,
+        TrainingDiverged,
+        ArtifactWriteError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -172,6 +204,8 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     result = run(config, runs_dir=args.runs_dir, fresh=args.fresh)
+    if result.run_dir is None:
+        return 0  # A multi-worker run's other worker: the chief reports.
     metrics = result.metrics
     primary = metrics["primary_metric"]
     low, high = metrics["intervals"][primary]
@@ -180,6 +214,24 @@ def _run(args: argparse.Namespace) -> int:
         f"report: {result.run_dir / 'report.html'}"
     )
     print(result.run_dir)
+    return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+    from pipelines.launch import LaunchError, launch
+
+    if args.workers < 1:
+        print(f"error: --workers must be >= 1. Received: {args.workers}.", file=sys.stderr)
+        return EXIT_USAGE
+    # A bad config fails here, once, rather than in every worker.
+    load_config(args.config, [*args.overrides, "strategy.name=multi_worker"])
+    try:
+        run_dir = launch(args.config, args.workers, args.overrides, args.runs_dir, args.fresh)
+    except LaunchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_WORKER_FAILED
+    print(run_dir)
     return 0
 
 
@@ -241,6 +293,7 @@ def _report(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "run": _run,
+    "launch": _launch,
     "explain": _explain,
     "export": _export,
     "datasets": _datasets,

@@ -244,6 +244,12 @@ class TrainConfig:
             loss before stopping (the best weights are restored); null disables it.
         deterministic: enable TensorFlow's op determinism (slower; identical
             results for identical seeds on the same machine).
+        mixed_precision: compute in 16 bits with float32 variables:
+            `mixed_float16` (with loss scaling) on GPUs, `mixed_bfloat16` on
+            TPUs and CPUs. Outputs and signal front ends stay float32, and the
+            trained model is saved, evaluated and exported in float32.
+        jit_compile: compile the training step with XLA (true or false); null
+            lets Keras decide (XLA on GPUs when the model supports it, off on CPUs).
     """
 
     epochs: int = 20
@@ -254,6 +260,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int | None = 5
     deterministic: bool = False
+    mixed_precision: bool = False
+    jit_compile: bool | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
@@ -282,11 +290,17 @@ class StrategyConfig:
             or 1 on a CPU-only machine.
         tpu: the TPU's name or `grpc://` address for `tpu` (default `local`,
             a TPU attached to this host). Setting it makes `auto` try it.
+        cluster: `multi_worker` without `TF_CONFIG`: every worker's
+            `host:port`, the chief (worker 0) first. Default: `TF_CONFIG`, or
+            one local worker when that is unset too.
+        task_index: this process's index in `cluster`.
     """
 
     name: Literal["auto", "cpu", "mirrored", "multi_worker", "tpu"] = "auto"
     devices: int | None = None
     tpu: str | None = None
+    cluster: tuple[str, ...] | None = None
+    task_index: int | None = None
 
     def __post_init__(self):
         if self.devices is not None and self.devices < 1:
@@ -296,6 +310,33 @@ class StrategyConfig:
                 f"strategy.devices applies to the 'mirrored' strategy only. Received "
                 f"devices={self.devices} with strategy.name='{self.name}'. "
                 "Set strategy.name: mirrored, or remove strategy.devices."
+            )
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        if (self.cluster is not None or self.task_index is not None) and (
+            self.name != "multi_worker"
+        ):
+            raise ConfigError(
+                "strategy.cluster and strategy.task_index apply to the 'multi_worker' strategy "
+                f"only. Received strategy.name='{self.name}'. Set strategy.name: multi_worker."
+            )
+        if (self.cluster is None) != (self.task_index is None):
+            raise ConfigError(
+                "strategy.cluster and strategy.task_index go together: the list of every "
+                "worker's host:port and this process's index in it."
+            )
+        if self.cluster is None:
+            return
+        if not self.cluster:
+            raise ConfigError("strategy.cluster is empty: list every worker's host:port.")
+        bad = [a for a in self.cluster if not a.rpartition(":")[2].isdigit()]
+        if bad:
+            raise ConfigError(f"strategy.cluster entries must be host:port. Received: {bad}.")
+        if not 0 <= self.task_index < len(self.cluster):
+            raise ConfigError(
+                f"strategy.task_index must be between 0 and {len(self.cluster) - 1} (the "
+                f"cluster has {len(self.cluster)} workers). Received: {self.task_index}."
             )
 
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 
+class ArtifactWriteError(OSError):
+    """An artifact could not be written (a full disk, no permission); the old one is intact."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path to write; on success it is renamed to `path`.
@@ -30,6 +34,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Yields:
         The temporary path to write to.
+
+    Raises:
+        ArtifactWriteError: when writing fails with an OS error (e.g. no space
+            left), naming the artifact.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +51,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         # mkstemp creates the file private (0600); artifacts are meant to be shared.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
+    except ArtifactWriteError:
+        raise
+    except OSError as error:
+        raise write_error(path, error) from error
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def write_error(path: Path, error: OSError) -> ArtifactWriteError:
+    """The error of a failed artifact write: which artifact, why, and that nothing was lost."""
+    failed = ArtifactWriteError(
+        f"Could not write {path} ({error.strerror or error}). The previous version of it and "
+        "every other artifact are intact; free space (or fix the permissions) and run the same "
+        "command again to resume."
+    )
+    failed.errno = error.errno
+    return failed
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 import yaml
 
@@ -32,9 +33,17 @@ from pipelines import io
 from pipelines.config import ConfigError, RunConfig, apply_overrides, dump_config, parse_config
 from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
+from pipelines.loop import fit_distributed, sync_from_chief
 from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
-from pipelines.train import BACKUP_DIR, TrainResult, build_compiled_model, fit, make_input
+from pipelines.train import (
+    BACKUP_DIR,
+    TrainResult,
+    build_compiled_model,
+    fit,
+    float32_copy,
+    make_input,
+)
 from tasks import get_task
 from tasks.base import Task
 
@@ -60,12 +69,13 @@ class RunResult:
     """The outcome of a run.
 
     Attributes:
-        run_dir: the run directory (holds every artifact).
-        metrics: the contents of `metrics.json`.
+        run_dir: the run directory (holds every artifact); None on a
+            multi-worker run's other workers, which write nothing.
+        metrics: the contents of `metrics.json` (empty on the other workers).
         resumed: whether an interrupted run was resumed.
     """
 
-    run_dir: Path
+    run_dir: Path | None
     metrics: dict[str, Any]
     resumed: bool
 
@@ -77,6 +87,9 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
     manifest, a training backup present), it is resumed in its directory
     unless `fresh` is set.
 
+    Under `multi_worker` every worker calls this; the chief does the run and
+    the other workers train with it, then wait until it has finished.
+
     Args:
         config: the validated run config.
         runs_dir: the parent of the run directories.
@@ -85,6 +98,11 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
     Returns:
         The run directory and its metrics.
     """
+    # The strategy comes first: splitting the CPU into logical devices, and
+    # joining a cluster, must happen before any other TensorFlow work.
+    strategy, strategy_info = make_strategy(config.strategy)
+    if not strategy_info.is_chief:
+        return _run_worker(config, strategy, strategy_info)
     config_yaml = dump_config(config)
     run_dir = None if fresh else find_interrupted_run(Path(runs_dir), config.name, config_yaml)
     resumed = run_dir is not None
@@ -95,7 +113,7 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
         io.write_text(run_dir / CONFIG_FILE, config_yaml)
     manifest = start_manifest(config, run_dir, resumed)
     try:
-        metrics = _run_stages(config, run_dir, manifest)
+        metrics = _run_stages(config, run_dir, manifest, strategy, strategy_info)
     except BaseException as error:
         manifest.update(status="failed", error=f"{type(error).__name__}: {error}", finished=_now())
         io.write_json(run_dir / MANIFEST_FILE, manifest)
@@ -104,16 +122,46 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
     io.write_json(run_dir / MANIFEST_FILE, manifest)
     logger.info("Writing the report")
     write_report(run_dir)
+    if strategy_info.workers > 1:
+        sync_from_chief(strategy, strategy_info, [np.zeros(1)])  # Lets the other workers exit.
     return RunResult(run_dir=run_dir, metrics=metrics, resumed=resumed)
 
 
-def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    # The strategy comes first: splitting the CPU into logical devices must
-    # happen before any other TensorFlow work initializes the runtime.
-    strategy, strategy_info = make_strategy(config.strategy)
+def _run_worker(
+    config: RunConfig, strategy: tf.distribute.Strategy, info: StrategyInfo
+) -> RunResult:
+    """A multi-worker run's non-chief worker: trains its share, writes nothing.
+
+    It waits for the chief to finish the run (evaluation, report) before it
+    returns, so the cluster ends as a whole, and a chief that fails makes it
+    fail too.
+    """
+    _seed(config)
+    logger.info("Worker %d of %d: training with the chief", info.worker_index, info.workers)
+    task_cls = get_task(config.task)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
+    task = task_cls(config.model, dataset.spec)
+    model = build_compiled_model(task, dataset, config.train, strategy)
+    fit_distributed(model, task, dataset, config.train, strategy, info, config.seed, None)
+    logger.info("Worker %d: training done; waiting for the chief to finish", info.worker_index)
+    sync_from_chief(strategy, info, [np.zeros(1)])
+    return RunResult(run_dir=None, metrics={}, resumed=False)
+
+
+def _seed(config: RunConfig) -> None:
     keras.utils.set_random_seed(config.seed)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def _run_stages(
+    config: RunConfig,
+    run_dir: Path,
+    manifest: dict[str, Any],
+    strategy: tf.distribute.Strategy,
+    strategy_info: StrategyInfo,
+) -> dict[str, Any]:
+    _seed(config)
     logger.info("Strategy: %s with %d replica(s)", strategy_info.name, strategy_info.replicas)
 
     task_cls = get_task(config.task)
@@ -127,6 +175,7 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     manifest.update(
         strategy=strategy_info.name,
         replicas=strategy_info.replicas,
+        workers=strategy_info.workers,
         devices=list(strategy_info.devices),
         data_fingerprint=dataset.fingerprint,
         splits=dataset.split_sizes(),
@@ -135,8 +184,23 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
 
     task = task_cls(config.model, dataset.spec)
     model = build_compiled_model(task, dataset, config.train, strategy)
-    logger.info("Training %s (%d parameters)", config.model.name, model.count_params())
-    trained = fit(model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir)
+    precision = model.dtype_policy.name
+    manifest.update(precision=precision, jit_compile=bool(model.jit_compile))
+    logger.info(
+        "Training %s (%d parameters, %s)", config.model.name, model.count_params(), precision
+    )
+    if strategy_info.uses_custom_loop:
+        trained = fit_distributed(
+            model, task, dataset, config.train, strategy, strategy_info, config.seed, run_dir
+        )
+        # Later stages run on the chief alone: no cluster collectives from here on.
+        strategy = tf.distribute.get_strategy()
+    else:
+        trained = fit(
+            model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir
+        )
+    if strategy_info.uses_custom_loop or precision != "float32":
+        model = float32_copy(task, model)
     manifest["resumed_from_epoch"] = trained.initial_epoch or None
     with io.atomic_path(run_dir / MODEL_FILE) as tmp:
         model.save(tmp)
@@ -147,7 +211,7 @@ def _run_stages(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> d
     )
     outputs = model.predict(test_input, verbose=0)
     evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
-    metrics = build_metrics(config, dataset, strategy_info, trained, evaluation)
+    metrics = build_metrics(config, dataset, strategy_info, trained, evaluation, precision)
     io.write_json(run_dir / METRICS_FILE, metrics)
 
     if baselines:
@@ -292,15 +356,18 @@ def build_metrics(
     strategy: StrategyInfo,
     trained: TrainResult,
     evaluation: Evaluation,
+    precision: str = "float32",
 ) -> dict[str, Any]:
-    """Assembles `metrics.json` from the stage results."""
+    """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy)."""
     return {
         "task": config.task,
         "dataset": config.data.uri,
         "model": config.model.name,
         "strategy": strategy.name,
         "replicas": strategy.replicas,
+        "workers": strategy.workers,
         "seed": config.seed,
+        "precision": precision,
         "primary_metric": evaluation.primary,
         "higher_is_better": evaluation.higher_is_better,
         "test": evaluation.metrics,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 
 import tensorflow as tf
 
@@ -22,14 +24,33 @@ class StrategyInfo:
     """The strategy a run got, for the manifest and report.
 
     Attributes:
-        name: what was chosen: `cpu`, `gpu`, `mirrored` or `tpu` (`auto` resolved).
+        name: what was chosen: `cpu`, `gpu`, `mirrored`, `multi_worker` or
+            `tpu` (`auto` resolved).
         replicas: replicas in sync; the global batch is the per-replica batch times this.
-        devices: the devices the replicas run on.
+        devices: the devices the replicas run on (this worker's, for `multi_worker`).
+        workers: processes training together (1 but for `multi_worker`).
+        worker_index: this process's index among them; 0 is the chief.
     """
 
     name: str
     replicas: int
     devices: tuple[str, ...]
+    workers: int = 1
+    worker_index: int = 0
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes the run directory (the only one that does)."""
+        return self.worker_index == 0
+
+    @property
+    def uses_custom_loop(self) -> bool:
+        """Whether training runs tasklab's `strategy.run` loop instead of Keras `fit`.
+
+        Keras 3's `fit` fails under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585), so multi-worker training has its own loop.
+        """
+        return self.name == "multi_worker"
 
 
 def make_strategy(config: StrategyConfig) -> tuple[tf.distribute.Strategy, StrategyInfo]:
@@ -47,7 +68,7 @@ def make_strategy(config: StrategyConfig) -> tuple[tf.distribute.Strategy, Strat
 
     Raises:
         StrategyError: when the strategy cannot run here (no TPU, too few GPUs,
-            multi-worker not available yet).
+            a malformed `TF_CONFIG`).
     """
     if config.name == "cpu":
         return _one_device("cpu", "/cpu:0")
@@ -56,11 +77,7 @@ def make_strategy(config: StrategyConfig) -> tuple[tf.distribute.Strategy, Strat
     if config.name == "tpu":
         return _tpu(config.tpu or "local")
     if config.name == "multi_worker":
-        raise StrategyError(
-            "The 'multi_worker' strategy is not available yet: Keras 3's fit fails under "
-            "MultiWorkerMirroredStrategy (keras-team/keras#20585) and tasklab's own multi-worker "
-            "loop is not built yet. Use strategy.name: mirrored to train on several devices."
-        )
+        return _multi_worker(config)
     return _auto(config)
 
 
@@ -105,6 +122,70 @@ def _mirrored(devices: int | None) -> tuple[tf.distribute.Strategy, StrategyInfo
             cross_device_ops=tf.distribute.ReductionToOneDevice(),
         )
     return _describe("mirrored", strategy)
+
+
+def _multi_worker(config: StrategyConfig) -> tuple[tf.distribute.Strategy, StrategyInfo]:
+    """Joins the cluster of `TF_CONFIG` (or `strategy.cluster`): a MultiWorkerMirroredStrategy.
+
+    The constructor blocks until every worker has joined.
+    """
+    resolver = cluster_resolver(config, os.environ.get("TF_CONFIG"))
+    jobs = resolver.cluster_spec().as_dict()
+    workers = sum(len(addresses) for addresses in jobs.values()) or 1
+    if resolver.task_type in (None, "chief"):
+        index = 0
+    else:
+        # The chief (if the cluster names one) comes first, then the workers in order.
+        index = len(jobs.get("chief", [])) + (resolver.task_id or 0)
+    if workers > 1:
+        logger.info("Joining a cluster of %d workers as worker %d; waiting for all", workers, index)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+    _, info = _describe("multi_worker", strategy)
+    return strategy, dataclasses.replace(info, workers=workers, worker_index=index)
+
+
+def cluster_resolver(
+    config: StrategyConfig, tf_config: str | None
+) -> tf.distribute.cluster_resolver.ClusterResolver:
+    """The cluster a multi-worker run joins.
+
+    Args:
+        config: the strategy section (`cluster` and `task_index`, if set).
+        tf_config: the `TF_CONFIG` environment variable's value, or None.
+
+    Returns:
+        A resolver for `strategy.cluster`, else for `TF_CONFIG`; with neither, a
+        cluster of this one process.
+
+    Raises:
+        StrategyError: when both are set, or `TF_CONFIG` is malformed.
+    """
+    if config.cluster is not None:
+        if tf_config:
+            raise StrategyError(
+                "Both TF_CONFIG and strategy.cluster describe the cluster. Unset TF_CONFIG, "
+                "or remove strategy.cluster and strategy.task_index from the config."
+            )
+        spec = tf.train.ClusterSpec({"worker": list(config.cluster)})
+        return tf.distribute.cluster_resolver.SimpleClusterResolver(
+            spec, task_type="worker", task_id=config.task_index, rpc_layer="grpc"
+        )
+    if not tf_config:
+        logger.info("multi_worker without TF_CONFIG or strategy.cluster: one local worker")
+        return tf.distribute.cluster_resolver.SimpleClusterResolver(tf.train.ClusterSpec({}))
+    try:
+        parsed = json.loads(tf_config)
+        task = parsed["task"]
+        cluster = parsed["cluster"]
+        if task["type"] not in cluster or not 0 <= int(task["index"]) < len(cluster[task["type"]]):
+            raise ValueError(f"task {task} is not in the cluster {cluster}")
+    except (ValueError, KeyError, TypeError) as error:
+        raise StrategyError(
+            f"TF_CONFIG is malformed ({type(error).__name__}: {error}). It must be JSON like "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+            '"task": {"type": "worker", "index": 0}}, with a different index on each worker.'
+        ) from None
+    return tf.distribute.cluster_resolver.TFConfigClusterResolver()
 
 
 def split_cpu(count: int) -> list[tf.config.LogicalDevice]:

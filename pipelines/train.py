@@ -1,7 +1,9 @@
-"""Training with Keras `fit`: input pipelines, LR schedule and the callbacks every run gets."""
+"""Training with Keras `fit`: input pipelines, LR schedule, precision and the callbacks every
+run gets. (Multi-worker runs train with `pipelines.loop` instead, on the same pieces.)"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -22,6 +24,33 @@ HISTORY_FILE = "history.json"
 BEST_MODEL_FILE = "checkpoints/best.keras"
 BACKUP_DIR = "backup"
 LOGS_DIR = "logs"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stopped before saving the bad weights."""
+
+
+def diverged_message(loss: float, epoch: int, step: int | str, steps: int | None) -> str:
+    """The error of a diverged run: where it happened, what is kept, what to change.
+
+    Args:
+        loss: the non-finite loss.
+        epoch: the 1-based epoch.
+        step: the 1-based step, or `validation`.
+        steps: steps per epoch, if known.
+
+    Returns:
+        One paragraph.
+    """
+    where = "in validation" if step == "validation" else f"at step {step}"
+    if steps and step != "validation":
+        where += f" of {steps}"
+    return (
+        f"The training loss became {loss} in epoch {epoch}, {where}. Training stopped; the "
+        f"backup of epoch {epoch - 1} and checkpoints/best.keras are intact (nothing of epoch "
+        f"{epoch} was saved). Lower train.learning_rate, or look for extreme or invalid values "
+        "in the data; running the same command again resumes from the backup."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +77,13 @@ class TrainResult:
 
 
 def make_input(
-    split: Split, task: Task, global_batch: int, training: bool, seed: int
+    split: Split,
+    task: Task,
+    global_batch: int,
+    training: bool,
+    seed: int,
+    shard: tf.distribute.InputContext | None = None,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Builds the batched tf.data pipeline of a split.
 
@@ -59,9 +94,17 @@ def make_input(
     Args:
         split: the split.
         task: provides the per-example preprocessing.
-        global_batch: examples per step across all replicas.
+        global_batch: examples per batch (per step across all replicas, or per
+            replica for a sharded pipeline).
         training: shuffle (reshuffled every epoch) when True.
         seed: seeds the shuffle.
+        shard: read only this input pipeline's share (one in
+            `num_input_pipelines` examples), for multi-worker training. Every
+            worker shuffles with the same seed before sharding, so the shares
+            are disjoint and together cover the split in every epoch; streamed
+            files are sharded before decoding, so each worker decodes only its own.
+        drop_remainder: drop the last, smaller batch (every worker must take
+            the same number of steps).
 
     Returns:
         Batched, prefetched `(inputs, labels)`.
@@ -71,14 +114,21 @@ def make_input(
         dataset = split.make_dataset().map(task.preprocess, num_parallel_calls=autotune).cache()
         if training:
             dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+        dataset = _shard(dataset, shard)
     else:
-        dataset = split.make_dataset(shuffle_seed=seed if training else None)
+        dataset = _shard(split.make_dataset(shuffle_seed=seed if training else None), shard)
         dataset = dataset.map(task.preprocess, num_parallel_calls=autotune)
-    dataset = dataset.batch(global_batch)
+    dataset = dataset.batch(global_batch, drop_remainder=drop_remainder)
     if training:
         # Sequential on purpose: the augmentation layers draw from a seeded generator.
         dataset = dataset.map(task.augment_batch)
     return dataset.prefetch(autotune)
+
+
+def _shard(dataset: tf.data.Dataset, shard: tf.distribute.InputContext | None) -> tf.data.Dataset:
+    if shard is None or shard.num_input_pipelines == 1:
+        return dataset
+    return dataset.shard(shard.num_input_pipelines, shard.input_pipeline_id)
 
 
 def split_inputs(
@@ -142,6 +192,9 @@ def build_compiled_model(
 ) -> keras.Model:
     """Builds the task's model and compiles it with AdamW and the schedule, in the strategy's scope.
 
+    Under `train.mixed_precision` the layers compute in 16 bits (see
+    `precision_policy`); Keras wraps the optimizer in loss scaling for float16.
+
     Args:
         task: the task (its model config and data spec).
         dataset: sizes the learning-rate schedule.
@@ -152,10 +205,61 @@ def build_compiled_model(
         The compiled model.
     """
     replicas = strategy.num_replicas_in_sync
-    with strategy.scope():
+    with strategy.scope(), dtype_policy(precision_policy(config, strategy)):
         model = task.build_model()
-        task.compile(model, build_optimizer(config, steps_per_epoch(dataset, config, replicas)))
+        optimizer = build_optimizer(config, steps_per_epoch(dataset, config, replicas))
+        task.compile(model, optimizer, jit_compile=config.jit_compile)
     return model
+
+
+def precision_policy(config: TrainConfig, strategy: tf.distribute.Strategy) -> str:
+    """The Keras dtype policy a run's model is built with.
+
+    Returns:
+        `float32`, or under `train.mixed_precision` `mixed_float16` on GPUs
+        (tensor cores; loss scaling keeps small gradients) and `mixed_bfloat16`
+        elsewhere (TPUs and CPUs: bfloat16 has float32's range, so no scaling).
+    """
+    if not config.mixed_precision:
+        return "float32"
+    devices = strategy.extended.worker_devices
+    return "mixed_float16" if any("GPU" in d.upper() for d in devices) else "mixed_bfloat16"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Builds layers under the dtype policy `name`, restoring the previous one after.
+
+    Keras reads the policy when a layer is created, so this scopes it to one
+    model instead of leaving a process-wide setting behind.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def float32_copy(task: Task, model: keras.Model) -> keras.Model:
+    """The trained model rebuilt in float32 outside any strategy, with the same weights.
+
+    What evaluation, explanations and export use after mixed-precision or
+    multi-worker training: a float32 model computes what a device computes,
+    and it needs no cluster. Variables are float32 under mixed precision
+    too, so the weights carry over exactly.
+
+    Args:
+        task: the task that built `model`.
+        model: the trained model.
+
+    Returns:
+        An uncompiled float32 copy.
+    """
+    with tf.distribute.get_strategy().scope(), dtype_policy("float32"):
+        copy = task.build_model()
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -208,6 +312,36 @@ class HistoryRecorder(keras.callbacks.Callback):
         io.write_json(self.path, self.epochs)
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises `TrainingDiverged` at the first step whose loss is NaN or infinite.
+
+    It must come before the backup callback, so an epoch that diverged is
+    never backed up; early-stopping and checkpoint callbacks ignore NaN.
+
+    Args:
+        steps: steps per epoch, for the message.
+    """
+
+    def __init__(self, steps: int | None = None):
+        super().__init__()
+        self.steps = steps
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras logs the epoch's running mean: it turns non-finite at the first bad step.
+        self._check((logs or {}).get("loss"), batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check((logs or {}).get("val_loss"), "validation")
+
+    def _check(self, loss, step: int | str) -> None:
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(diverged_message(float(loss), self.epoch + 1, step, self.steps))
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model (`.keras`) whenever the monitored value improves, atomically.
 
@@ -241,9 +375,13 @@ def early_stopping(config: TrainConfig, verbose: int = 1) -> list[keras.callback
     ]
 
 
-def build_callbacks(config: TrainConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
-    """The callbacks of every run: backup, early stopping, checkpoint, history, TensorBoard."""
+def build_callbacks(
+    config: TrainConfig, run_dir: Path, steps: int | None = None
+) -> list[keras.callbacks.Callback]:
+    """The callbacks of every run: divergence guard, backup, history, checkpoint, TensorBoard,
+    early stopping."""
     return [
+        StopOnNonFiniteLoss(steps),
         # Keeps the current and the previous state, so a kill during a backup write still resumes.
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
         HistoryRecorder(run_dir / HISTORY_FILE),
@@ -279,7 +417,7 @@ def fit(
     global_batch = config.batch_size * replicas
     train_data = make_input(dataset.train, task, global_batch, training=True, seed=seed)
     val_data = make_input(dataset.val, task, global_batch, training=False, seed=seed)
-    callbacks = build_callbacks(config, run_dir)
+    callbacks = build_callbacks(config, run_dir, steps_per_epoch(dataset, config, replicas))
     started = time.perf_counter()
     keras_history = model.fit(
         train_data,

@@ -170,9 +170,25 @@ class Task(abc.ABC):
     def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
         """Computes the held-out metrics from the model's outputs."""
 
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-        """Compiles `model` with the task's loss and metrics."""
-        model.compile(optimizer=optimizer, loss=self.build_losses(), metrics=self.build_metrics())
+    def compile(
+        self,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        jit_compile: bool | None = None,
+    ) -> None:
+        """Compiles `model` with the task's loss and metrics.
+
+        Args:
+            model: the task's model.
+            optimizer: the optimizer (its schedule included).
+            jit_compile: XLA for the training step; None lets Keras decide.
+        """
+        model.compile(
+            optimizer=optimizer,
+            loss=self.build_losses(),
+            metrics=self.build_metrics(),
+            jit_compile="auto" if jit_compile is None else jit_compile,
+        )
 
 
 class ClassificationTask(Task):
