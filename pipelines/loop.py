@@ -165,7 +165,6 @@ def fit_distributed(
     for epoch in range(start, config.epochs):
         logs = _train_epoch(steps_fn, model, train_data, epoch, steps, config.epochs, chief)
         logs.update(_validate(steps_fn, model, val_data, epoch))
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         stop = _end_epoch(chief, config, model, task, state, epoch, logs) if chief else False
         completed = epoch + 1
         if sync_from_chief(strategy, info, [np.array(stop)])[0]:

@@ -16,7 +16,7 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from pipelines import io
-from pipelines.config import TrainConfig
+from pipelines.config import ConfigError, TrainConfig
 from pipelines.data.base import Dataset, Split
 from tasks.base import Task
 
@@ -45,11 +45,16 @@ def diverged_message(loss: float, epoch: int, step: int | str, steps: int | None
     where = "in validation" if step == "validation" else f"at step {step}"
     if steps and step != "validation":
         where += f" of {steps}"
+    if epoch > 1:
+        kept = (
+            f"the backup of epoch {epoch - 1} and checkpoints/best.keras are intact (nothing of "
+            f"epoch {epoch} was saved); running the same command again resumes from that backup"
+        )
+    else:
+        kept = "no epoch had finished, so nothing was saved"
     return (
-        f"The training loss became {loss} in epoch {epoch}, {where}. Training stopped; the "
-        f"backup of epoch {epoch - 1} and checkpoints/best.keras are intact (nothing of epoch "
-        f"{epoch} was saved). Lower train.learning_rate, or look for extreme or invalid values "
-        "in the data; running the same command again resumes from the backup."
+        f"The training loss became {loss} in epoch {epoch}, {where}. Training stopped; {kept}. "
+        "Lower train.learning_rate, or look for extreme or invalid values in the data."
     )
 
 
@@ -203,13 +208,34 @@ def build_compiled_model(
 
     Returns:
         The compiled model.
+
+    Raises:
+        ConfigError: for `train.jit_compile: true` with several CPU replicas.
     """
     replicas = strategy.num_replicas_in_sync
+    check_jit_compile(config, strategy)
     with strategy.scope(), dtype_policy(precision_policy(config, strategy)):
         model = task.build_model()
         optimizer = build_optimizer(config, steps_per_epoch(dataset, config, replicas))
         task.compile(model, optimizer, jit_compile=config.jit_compile)
     return model
+
+
+def check_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> None:
+    """Refuses XLA where TensorFlow cannot compile it: several replicas on CPU devices.
+
+    Raises:
+        ConfigError: naming the limitation and the fix.
+    """
+    replicas = strategy.num_replicas_in_sync
+    on_cpus = all("CPU" in d.upper() for d in strategy.extended.worker_devices)
+    if config.jit_compile and replicas > 1 and on_cpus:
+        raise ConfigError(
+            f"train.jit_compile: true cannot train {replicas} replicas on CPU devices: XLA does "
+            "not compile the all-reduce between CPU replicas (TensorFlow b/194942685; with "
+            "logical CPU devices it cannot reach the other devices' variables either). Set "
+            "train.jit_compile to false or null, or train on GPUs."
+        )
 
 
 def precision_policy(config: TrainConfig, strategy: tf.distribute.Strategy) -> str:
@@ -300,11 +326,15 @@ class HistoryRecorder(keras.callbacks.Callback):
         super().__init__()
         self.path = path
         self.epochs: list[dict[str, float]] = []
+        self.started = False
 
-    def on_train_begin(self, logs=None):
-        start = getattr(self.model, "_initial_epoch", None) or 0
-        previous = io.read_json(self.path) if self.path.is_file() else []
-        self.epochs = [entry for entry in previous if entry["epoch"] <= start]
+    def on_epoch_begin(self, epoch, logs=None):
+        # The first epoch this process runs is the resume point (epochs before it are in the
+        # backup). Read here, not in on_train_begin: the backup callback comes after this one.
+        if not self.started:
+            self.started = True
+            previous = io.read_json(self.path) if self.path.is_file() else []
+            self.epochs = [entry for entry in previous if entry["epoch"] <= epoch]
 
     def on_epoch_end(self, epoch, logs=None):
         entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -382,9 +412,11 @@ def build_callbacks(
     early stopping."""
     return [
         StopOnNonFiniteLoss(steps),
+        # History before the backup: a resume drops history epochs past its backup, so a
+        # failure between the two loses nothing.
+        HistoryRecorder(run_dir / HISTORY_FILE),
         # Keeps the current and the previous state, so a kill during a backup write still resumes.
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
-        HistoryRecorder(run_dir / HISTORY_FILE),
         BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
         keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR), profile_batch=0),
         *early_stopping(config),

@@ -259,10 +259,11 @@ def with_front_end(
     """
     schema = audio_schema(spec)
     audio = keras.Input(shape=(schema.clip_samples,), name="audio")
-    mel = layers.MelSpectrogram(**front_end_settings(options, schema), name="mel_spectrogram")(
-        audio
-    )
-    spectrogram = LogMel(name=SPECTROGRAM_LAYER)(mel)
+    # The front end stays float32 under mixed precision: power spans ~100 dB.
+    mel = layers.MelSpectrogram(
+        **front_end_settings(options, schema), name="mel_spectrogram", dtype="float32"
+    )(audio)
+    spectrogram = LogMel(name=SPECTROGRAM_LAYER, dtype="float32")(mel)
     inputs = keras.Input(shape=spectrogram.shape[1:], name="spectrogram")
     x = SpecAugment(name="spec_augment")(inputs) if options.spec_augment else inputs
     classifier = keras.Model(

@@ -21,6 +21,7 @@ from pipelines.config import AudioConfig, TokenizerConfig, parse_model_config
 from pipelines.data.audio import audio_spec
 from pipelines.data.base import DataSpec
 from pipelines.data.text import fit_text_schema
+from pipelines.train import dtype_policy, float32_copy
 from tasks import TASKS, get_task
 from tests.conftest import tabular_spec
 
@@ -109,3 +110,33 @@ def test_task_conformance(task_name, model_name, tmp_path):
     np.testing.assert_allclose(LiteRTModel(content).predict(x), outputs, rtol=1e-4, atol=1e-4)
     described = task.edge_input()
     assert described["kind"] == spec.kind and json.loads(json.dumps(described)) == described
+
+
+@pytest.mark.parametrize(("task_name", "model_name"), TASK_MODELS)
+def test_mixed_precision_conformance(task_name, model_name):
+    """Every model trains under mixed_bfloat16 with float32 outputs, and its float32 copy
+    (what evaluation and export use) computes the same outputs to bfloat16's precision."""
+    spec, raw_x, y = TINY_DATA[task_name](np.random.default_rng(0))
+    task = get_task(task_name)(parse_model_config(task_name, {"name": model_name}), spec)
+    examples = tf.data.Dataset.from_tensor_slices((raw_x, y)).map(task.preprocess)
+    x = np.stack([features.numpy() for features, _ in examples])
+    labels = np.stack([label.numpy() for _, label in examples])
+
+    keras.utils.set_random_seed(0)
+    with dtype_policy("mixed_bfloat16"):
+        model = task.build_model()
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # Scoped to that model.
+    task.compile(model, keras.optimizers.Adam(1e-3))
+    history = model.fit(x, labels, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    computes = {layer.dtype_policy.compute_dtype for layer in model._flatten_layers()}
+    assert "bfloat16" in computes  # It did compute in 16 bits somewhere.
+
+    mixed_outputs = model.predict(x, verbose=0)
+    assert mixed_outputs.dtype == np.float32
+    copy = float32_copy(task, model)
+    assert copy.dtype_policy.name == "float32"
+    # bfloat16 keeps 8 bits of mantissa: outputs agree to a few parts in a hundred.
+    scale = 0.05 if task.problem == "classification" else 0.05 * np.abs(y).max()
+    np.testing.assert_allclose(copy.predict(x, verbose=0), mixed_outputs, atol=scale)

@@ -57,18 +57,18 @@ def test_mirrored_from_the_command_line_records_two_replicas(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("strategy", "message"),
-    [("tpu", "No TPU was found at 'local'"), ("multi_worker", "keras-team/keras#20585")],
+    ("overrides", "message"),
+    [
+        (["strategy.name=tpu"], "No TPU was found at 'local'"),
+        (
+            ["strategy.name=mirrored", "strategy.devices=2", "train.jit_compile=true"],
+            "XLA does not compile the all-reduce between CPU replicas",
+        ),
+    ],
 )
-def test_unavailable_strategies_fail_clearly(tmp_path, strategy, message):
-    done = tasklab(
-        "run",
-        "configs/digits.yaml",
-        "--set",
-        f"strategy.name={strategy}",
-        "--runs-dir",
-        str(tmp_path),
-    )
+def test_strategies_that_cannot_run_here_fail_clearly(tmp_path, overrides, message):
+    settings = [arg for override in overrides for arg in ("--set", override)]
+    done = tasklab("run", "configs/digits.yaml", *settings, "--runs-dir", str(tmp_path))
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
 
