@@ -73,14 +73,14 @@ class Progress:
 
     Attributes:
         epoch: epochs completed.
-        best_val_loss: the lowest validation loss so far.
+        best_val_loss: the lowest validation loss so far (None before the first).
         best_epoch: the 1-based epoch that reached it.
         wait: epochs since it improved (early stopping's patience counter).
         stopped_early: whether early stopping ended training.
     """
 
     epoch: int = 0
-    best_val_loss: float = math.inf
+    best_val_loss: float | None = None
     best_epoch: int | None = None
     wait: int = 0
     stopped_early: bool = False
@@ -321,7 +321,7 @@ def _end_epoch(
     progress = chief.progress
     progress.epoch = epoch + 1
     val_loss = logs.get("val_loss", math.inf)
-    if val_loss < progress.best_val_loss:
+    if progress.best_val_loss is None or val_loss < progress.best_val_loss:
         progress.best_val_loss, progress.best_epoch, progress.wait = val_loss, epoch + 1, 0
         chief.best_weights = model.get_weights()
         with io.atomic_path(chief.run_dir / BEST_MODEL_FILE) as tmp:

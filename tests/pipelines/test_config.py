@@ -92,6 +92,20 @@ def test_overrides_are_parsed_as_yaml():
         ),
         ({"strategy": {"name": "cpu", "devices": 2}}, "applies to the 'mirrored' strategy only"),
         (
+            {"strategy": {"name": "cpu", "cluster": ["a:1"], "task_index": 0}},
+            "apply to the 'multi_worker' strategy only",
+        ),
+        ({"strategy": {"name": "multi_worker", "cluster": ["a:1"]}}, "go together"),
+        (
+            {"strategy": {"name": "multi_worker", "cluster": ["a:1", "b"], "task_index": 0}},
+            r"must be host:port. Received: \['b'\]",
+        ),
+        (
+            {"strategy": {"name": "multi_worker", "cluster": ["a:1", "b:1"], "task_index": 2}},
+            "task_index must be between 0 and 1",
+        ),
+        ({"train": {"mixed_precision": "bf16"}}, "'train.mixed_precision' must be true or false"),
+        (
             {"task": "image_clasification"},
             "Unknown task 'image_clasification'.*image_classification",
         ),

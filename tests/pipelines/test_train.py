@@ -1,0 +1,108 @@
+"""Training options: mixed precision, XLA, and the multi-worker loop's backups."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import io
+from pipelines.config import ConfigError, TrainConfig, load_config
+from pipelines.data import load_dataset
+from pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_backup
+from pipelines.strategy import StrategyInfo, split_cpu
+from pipelines.train import (
+    build_compiled_model,
+    check_jit_compile,
+    dtype_policy,
+    make_input,
+    precision_policy,
+)
+from tasks import get_task
+from tests.conftest import REPO
+
+
+def digits_setup(*overrides):
+    config = load_config(REPO / "configs" / "digits.yaml", list(overrides))
+    task_cls = get_task(config.task)
+    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
+    return config, task_cls(config.model, dataset.spec), dataset
+
+
+def test_precision_policy_by_device_and_scoped():
+    cpu = tf.distribute.OneDeviceStrategy("/cpu:0")
+    assert precision_policy(TrainConfig(), cpu) == "float32"
+    assert precision_policy(TrainConfig(mixed_precision=True), cpu) == "mixed_bfloat16"
+    with dtype_policy("mixed_bfloat16"):
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_jit_compile_matches_the_graph_numerics_on_cpu():
+    """XLA reorders float arithmetic but must train to the same numbers closely."""
+    # No dropout: XLA draws other random numbers, which is not what this compares.
+    _, task, dataset = digits_setup("model.dropout=0")
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    data = make_input(dataset.train, task, 32, training=False, seed=0)
+    results = {}
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        train_config = TrainConfig(epochs=2, batch_size=32, jit_compile=jit)
+        model = build_compiled_model(task, dataset, train_config, strategy)
+        assert model.jit_compile is jit
+        history = model.fit(data, epochs=2, verbose=0)
+        results[jit] = (history.history["loss"], model.get_weights())
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-3)
+    for with_xla, without in zip(results[True][1], results[False][1], strict=True):
+        # Adam rescales tiny gradients, so near-zero weights drift most: ~1e-3 seen.
+        np.testing.assert_allclose(with_xla, without, rtol=1e-2, atol=1e-2)
+
+
+def test_jit_compile_with_several_cpu_replicas_is_refused():
+    strategy = tf.distribute.MirroredStrategy(
+        [d.name for d in split_cpu(2)], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    check_jit_compile(TrainConfig(jit_compile=None), strategy)  # Keras decides: off on CPUs.
+    with pytest.raises(ConfigError, match="b/194942685"):
+        check_jit_compile(TrainConfig(jit_compile=True), strategy)
+
+
+def test_steps_per_worker_epoch_fits_the_smallest_shard():
+    two = StrategyInfo("multi_worker", replicas=2, devices=("cpu",), workers=2, worker_index=0)
+    # 101 examples: shards of 51 and 50; 50 // 8 = 6 full batches on both.
+    assert steps_per_worker_epoch(101, 8, two) == 6
+    with pytest.raises(ConfigError, match="smaller than one global batch"):
+        steps_per_worker_epoch(10, 8, two)
+
+
+def test_backup_round_trip_ignores_an_unfinished_one(tmp_path):
+    state = [keras.Variable(np.arange(6.0).reshape(2, 3)), keras.Variable(np.int64(7))]
+    best = [np.ones((2, 3), dtype=np.float32)]
+    write_backup(tmp_path, Progress(epoch=1), state, None)
+    state[0].assign(state[0] * 2)
+    write_backup(tmp_path, Progress(epoch=2, best_val_loss=0.5, best_epoch=2), state, best)
+    (tmp_path / ".epoch-0003.tmp").mkdir()  # A backup killed while it was written.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".epoch-0003.tmp", "epoch-0002"]
+
+    progress, values, restored_best = read_backup(tmp_path, state)
+    assert progress == Progress(epoch=2, best_val_loss=0.5, best_epoch=2)
+    np.testing.assert_array_equal(values[0], np.arange(6.0).reshape(2, 3) * 2)
+    assert values[1] == 7 and values[1].dtype == np.int64
+    np.testing.assert_array_equal(restored_best[0], best[0])
+    with pytest.raises(ValueError, match="does not fit this model"):
+        read_backup(tmp_path, [keras.Variable(np.zeros(3)), state[1]])
+    assert read_backup(tmp_path / "none", state) is None
+
+
+def test_a_mixed_precision_run_evaluates_and_saves_float32(tmp_path):
+    from pipelines.run import run
+    from tests.pipelines.test_run import digits_config
+
+    result = run(digits_config("train.mixed_precision=true"), runs_dir=tmp_path)
+    assert result.metrics["precision"] == "mixed_bfloat16"
+    assert result.metrics["test"]["accuracy"] > 0.8
+    assert io.read_json(result.run_dir / "manifest.json")["precision"] == "mixed_bfloat16"
+    saved = keras.models.load_model(result.run_dir / "model.keras", safe_mode=True)
+    assert saved.dtype_policy.name == "float32"
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
