@@ -62,7 +62,8 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     run_dir = wait_for_epochs(killed_runs, 2, process)
-    process.send_signal(signal.SIGKILL)  # In epoch 3: an epoch takes over a second.
+    time.sleep(0.5)  # Past epoch 2's backup, into epoch 3 (an epoch takes over a second).
+    process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert io.read_json(run_dir / "manifest.json")["status"] == "running"  # It had no say.
 

@@ -84,6 +84,7 @@ def test_killing_a_worker_stops_the_launch_and_a_relaunch_resumes(tmp_path):
     reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)
     reader.start()
     run_dir = wait_for_epochs(tmp_path, 2, launcher)
+    time.sleep(0.5)  # Into epoch 3.
     pids = dict(re.findall(r"\[launch\] worker (\d+): pid (\d+)", "".join(output)))
     os.kill(int(pids["1"]), signal.SIGKILL)
     assert launcher.wait(timeout=60) == 1
