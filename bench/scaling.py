@@ -27,22 +27,20 @@ from pipelines.run import package_versions
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["baselines=[]", "export.variants=[]", "explain.methods=[]", "train.patience=null"]
+# Each setup: the `tasklab` sub-command and its own arguments.
 SETUPS = {
-    "cpu": ("run", ["strategy.name=cpu"]),
-    "mirrored_2": ("run", ["strategy.name=mirrored", "strategy.devices=2"]),
-    "workers_1": ("launch", ["--workers", "1"]),
-    "workers_2": ("launch", ["--workers", "2"]),
+    "cpu": ["run", "--set", "strategy.name=cpu"],
+    "mirrored_2": ["run", "--set", "strategy.name=mirrored", "--set", "strategy.devices=2"],
+    "workers_1": ["launch", "--workers", "1"],
+    "workers_2": ["launch", "--workers", "2"],
 }
 
 
-def train(config: str, command: str, extra: list[str], epochs: int, runs_dir: Path) -> dict:
+def train(config: str, setup: list[str], epochs: int, runs_dir: Path) -> dict:
     """Runs one setup with the `tasklab` command; returns its `metrics.json`."""
-    settings = [f"train.epochs={epochs}", *QUIET]
-    if command == "run":
-        settings += extra
-        extra = []
-    args = [sys.executable, "-m", "pipelines.cli", command, config, *extra]
-    for setting in settings:
+    command, *own = setup
+    args = [sys.executable, "-m", "pipelines.cli", command, config, *own]
+    for setting in [f"train.epochs={epochs}", *QUIET]:
         args += ["--set", setting]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
@@ -67,8 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = {}
     with tempfile.TemporaryDirectory(prefix="tasklab-bench-") as tmp:
-        for name, (command, extra) in SETUPS.items():
-            metrics = train(args.config, command, extra, args.epochs, Path(tmp) / name)
+        for name, setup in SETUPS.items():
+            metrics = train(args.config, setup, args.epochs, Path(tmp) / name)
             rows[name] = {
                 "examples_per_second": metrics["examples_per_second"],
                 "train_seconds": metrics["train_seconds"],

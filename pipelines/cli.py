@@ -52,14 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "override a config value; the value is parsed as YAML "
         "(e.g. --set train.epochs=5 --set strategy.name=mirrored). Repeatable.",
     )
-    run.add_argument(
-        "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
-    )
-    run.add_argument(
-        "--fresh",
-        action="store_true",
-        help="start a new run even if an identical one was interrupted",
-    )
+    _add_run_dir_options(run)
 
     launch = commands.add_parser(
         "launch",
@@ -76,14 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_option(
         launch, "KEY=VALUE", "override a config value in every worker (as for run). Repeatable."
     )
-    launch.add_argument(
-        "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
-    )
-    launch.add_argument(
-        "--fresh",
-        action="store_true",
-        help="start a new run even if an identical one was interrupted",
-    )
+    _add_run_dir_options(launch)
 
     explain = commands.add_parser(
         "explain",
@@ -151,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", help="a run directory printed by `tasklab run`")
     return parser
+
+
+def _add_run_dir_options(parser: argparse.ArgumentParser) -> None:
+    """`--runs-dir` and `--fresh`, of the commands that start (or resume) a run."""
+    parser.add_argument(
+        "--runs-dir", default="runs", help="parent of the run directories (default: runs)"
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new run even if an identical one was interrupted",
+    )
 
 
 def _add_set_option(parser: argparse.ArgumentParser, metavar: str, help_text: str) -> None:

@@ -57,6 +57,7 @@ from pipelines.train import (
     TrainResult,
     diverged_message,
     float32_copy,
+    history_until,
     make_input,
 )
 from tasks.base import Task
@@ -153,10 +154,11 @@ def fit_distributed(
     steps_fn = _step_functions(model, strategy)
     state = model.weights + model.optimizer.variables
     chief = _start_chief(run_dir, model, state) if run_dir is not None else None
-    start = int(
-        sync_from_chief(strategy, info, [np.array(chief.progress.epoch if chief else 0)])[0]
-    )
-    _assign(state, sync_from_chief(strategy, info, [v.numpy() for v in state]))
+    # The chief's epoch and state (its backup's, on a resume) to every worker, in one exchange.
+    epoch_and_state = [np.array(chief.progress.epoch if chief else 0), *(v.numpy() for v in state)]
+    start, *values = sync_from_chief(strategy, info, epoch_and_state)
+    start = int(start)
+    _assign(state, values)
     if start:
         logger.info("Resuming from the backup of epoch %d", start)
 
@@ -352,9 +354,7 @@ def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
     if loaded is not None:
         progress, values, best = loaded
         _assign(state, values)
-    history = []
-    if progress.epoch and (run_dir / HISTORY_FILE).is_file():
-        history = [e for e in io.read_json(run_dir / HISTORY_FILE) if e["epoch"] <= progress.epoch]
+    history = history_until(run_dir / HISTORY_FILE, progress.epoch)
     writers = {
         split: tf.summary.create_file_writer(str(run_dir / LOGS_DIR / split))
         for split in ("train", "validation")
@@ -459,6 +459,16 @@ def sync_from_chief(
         out.append(values[offset : offset + a.size].reshape(a.shape).astype(a.dtype))
         offset += a.size
     return out
+
+
+def finish_together(strategy: tf.distribute.Strategy, info: StrategyInfo) -> None:
+    """A barrier at the end of a multi-worker run: every worker returns once the chief calls it.
+
+    The chief calls it when the whole run (evaluation, report) is done; the
+    other workers wait in it, so the cluster ends as a whole, and if the
+    chief fails first they fail too (they miss its heartbeats).
+    """
+    sync_from_chief(strategy, info, [np.zeros(1)])
 
 
 @functools.cache

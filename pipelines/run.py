@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 import yaml
 
@@ -33,7 +32,7 @@ from pipelines import io
 from pipelines.config import ConfigError, RunConfig, apply_overrides, dump_config, parse_config
 from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
-from pipelines.loop import fit_distributed, sync_from_chief
+from pipelines.loop import finish_together, fit_distributed
 from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
 from pipelines.train import (
@@ -123,7 +122,7 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
     logger.info("Writing the report")
     write_report(run_dir)
     if strategy_info.workers > 1:
-        sync_from_chief(strategy, strategy_info, [np.zeros(1)])  # Lets the other workers exit.
+        finish_together(strategy, strategy_info)
     return RunResult(run_dir=run_dir, metrics=metrics, resumed=resumed)
 
 
@@ -139,13 +138,18 @@ def _run_worker(
     _seed(config)
     logger.info("Worker %d of %d: training with the chief", info.worker_index, info.workers)
     task_cls = get_task(config.task)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
+    dataset = load_task_data(config, task_cls)
     task = task_cls(config.model, dataset.spec)
     model = build_compiled_model(task, dataset, config.train, strategy)
     fit_distributed(model, task, dataset, config.train, strategy, info, config.seed, None)
     logger.info("Worker %d: training done; waiting for the chief to finish", info.worker_index)
-    sync_from_chief(strategy, info, [np.zeros(1)])
+    finish_together(strategy, info)
     return RunResult(run_dir=None, metrics={}, resumed=False)
+
+
+def load_task_data(config: RunConfig, task_cls: type[Task]) -> Dataset:
+    """The run's dataset, loaded for its task's problem and kind of data, with its seed."""
+    return load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
 
 
 def _seed(config: RunConfig) -> None:
@@ -169,7 +173,7 @@ def _run_stages(
     explain_methods = resolve_methods(task_cls, config.explain)
     baselines = applicable_baselines(config, task_cls)
     logger.info("Loading %s", config.data.uri)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
+    dataset = load_task_data(config, task_cls)
     for note in dataset.notes:
         logger.info("Data: %s", note)
     manifest.update(
@@ -338,7 +342,7 @@ def load_finished_run(
     if check is not None:
         check(config)
     task_cls = get_task(config.task)
-    dataset = load_dataset(config.data, config.seed, task_cls.problem, task_cls.data_kind)
+    dataset = load_task_data(config, task_cls)
     recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
     if recorded and recorded != dataset.fingerprint:
         raise DataError(

@@ -311,6 +311,15 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimize
     return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
 
 
+def history_until(path: Path, epoch: int) -> list[dict[str, float]]:
+    """The epochs 1..`epoch` of a `history.json` (none if it does not exist).
+
+    A resumed run keeps these: later entries were logged but never backed up.
+    """
+    previous = io.read_json(path) if path.is_file() else []
+    return [entry for entry in previous if entry["epoch"] <= epoch]
+
+
 class HistoryRecorder(keras.callbacks.Callback):
     """Writes the per-epoch logs to `history.json` atomically after every epoch.
 
@@ -333,8 +342,7 @@ class HistoryRecorder(keras.callbacks.Callback):
         # backup). Read here, not in on_train_begin: the backup callback comes after this one.
         if not self.started:
             self.started = True
-            previous = io.read_json(self.path) if self.path.is_file() else []
-            self.epochs = [entry for entry in previous if entry["epoch"] <= epoch]
+            self.epochs = history_until(self.path, epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}

@@ -67,17 +67,23 @@ TINY_DATA = {
 TASK_MODELS = [(task, model) for task in TASKS.names() for model in get_task(task).models.names()]
 
 
+def tiny_task(task_name: str, model_name: str):
+    """A task with its tiny data: spec, task, preprocessed dataset, inputs, labels, raw labels."""
+    spec, raw_x, y = TINY_DATA[task_name](np.random.default_rng(0))
+    task = get_task(task_name)(parse_model_config(task_name, {"name": model_name}), spec)
+    examples = tf.data.Dataset.from_tensor_slices((raw_x, y)).map(task.preprocess)
+    x = np.stack([features.numpy() for features, _ in examples])
+    labels = np.stack([label.numpy() for _, label in examples])
+    return spec, task, examples, x, labels, y
+
+
 def test_every_task_has_tiny_data():
     assert set(TASKS.names()) == set(TINY_DATA)
 
 
 @pytest.mark.parametrize(("task_name", "model_name"), TASK_MODELS)
 def test_task_conformance(task_name, model_name, tmp_path):
-    spec, raw_x, y = TINY_DATA[task_name](np.random.default_rng(0))
-    task = get_task(task_name)(parse_model_config(task_name, {"name": model_name}), spec)
-    examples = tf.data.Dataset.from_tensor_slices((raw_x, y)).map(task.preprocess)
-    x = np.stack([features.numpy() for features, _ in examples])
-    labels = np.stack([label.numpy() for _, label in examples])
+    spec, task, examples, x, labels, y = tiny_task(task_name, model_name)
 
     keras.utils.set_random_seed(0)
     model = task.build_model()
@@ -116,11 +122,7 @@ def test_task_conformance(task_name, model_name, tmp_path):
 def test_mixed_precision_conformance(task_name, model_name):
     """Every model trains under mixed_bfloat16 with float32 outputs, and its float32 copy
     (what evaluation and export use) computes the same outputs to bfloat16's precision."""
-    spec, raw_x, y = TINY_DATA[task_name](np.random.default_rng(0))
-    task = get_task(task_name)(parse_model_config(task_name, {"name": model_name}), spec)
-    examples = tf.data.Dataset.from_tensor_slices((raw_x, y)).map(task.preprocess)
-    x = np.stack([features.numpy() for features, _ in examples])
-    labels = np.stack([label.numpy() for _, label in examples])
+    _, task, _, x, labels, y = tiny_task(task_name, model_name)
 
     keras.utils.set_random_seed(0)
     with dtype_policy("mixed_bfloat16"):
