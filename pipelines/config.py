@@ -250,6 +250,10 @@ class TrainConfig:
             trained model is saved, evaluated and exported in float32.
         jit_compile: compile the training step with XLA (true or false); null
             lets Keras decide (XLA on GPUs when the model supports it, off on CPUs).
+        stop_at: stop training at the end of the first epoch whose logged value
+            reaches a target, written `KEY >= VALUE` or `KEY <= VALUE` with a
+            key of `history.json` (`val_accuracy >= 0.95`, `val_rmse <= 60`);
+            null trains until `epochs` or early stopping.
     """
 
     epochs: int = 20
@@ -262,8 +266,11 @@ class TrainConfig:
     deterministic: bool = False
     mixed_precision: bool = False
     jit_compile: bool | None = None
+    stop_at: str | None = None
 
     def __post_init__(self):
+        if self.stop_at is not None:
+            parse_stop_at(self.stop_at)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1. Received: {getattr(self, name)}.")
@@ -276,6 +283,50 @@ class TrainConfig:
                 f"train.patience must be >= 1, or null to disable early stopping. "
                 f"Received: {self.patience}."
             )
+
+
+class StopAt(typing.NamedTuple):
+    """A parsed `train.stop_at`: stop once `logs[metric] op value` holds."""
+
+    metric: str
+    op: Literal[">=", "<="]
+    value: float
+
+    def reached(self, logs: Mapping[str, float]) -> bool:
+        """Whether an epoch's logs reach the target (False when the key is missing)."""
+        logged = logs.get(self.metric)
+        if logged is None:
+            return False
+        return logged >= self.value if self.op == ">=" else logged <= self.value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+_STOP_AT = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=)\s*(?P<value>\S+)\s*$"
+)
+
+
+def parse_stop_at(text: str) -> StopAt:
+    """Parses `train.stop_at` (`KEY >= VALUE` or `KEY <= VALUE`).
+
+    Raises:
+        ConfigError: naming the expected form.
+    """
+    match = _STOP_AT.match(str(text))
+    value = None
+    if match:
+        try:
+            value = float(match["value"])
+        except ValueError:
+            value = None
+    if value is None or value != value:  # NaN never compares true: it would never stop.
+        raise ConfigError(
+            f"train.stop_at must read 'KEY >= VALUE' or 'KEY <= VALUE' with a logged key and a "
+            f"number, e.g. 'val_accuracy >= 0.95' or 'val_rmse <= 60'. Received: '{text}'."
+        )
+    return StopAt(match["metric"], match["op"], value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import io
-from pipelines.config import ConfigError, TrainConfig
+from pipelines.config import ConfigError, TrainConfig, parse_stop_at
 from pipelines.data.base import Dataset
 from pipelines.strategy import StrategyInfo
 from pipelines.train import (
@@ -53,6 +53,7 @@ from pipelines.train import (
     BEST_MODEL_FILE,
     HISTORY_FILE,
     LOGS_DIR,
+    TrainingClock,
     TrainingDiverged,
     TrainResult,
     diverged_message,
@@ -78,6 +79,8 @@ class Progress:
         best_epoch: the 1-based epoch that reached it.
         wait: epochs since it improved (early stopping's patience counter).
         stopped_early: whether early stopping ended training.
+        reached_target: whether `train.stop_at` ended training (the weights
+            that reached it are kept, not the best ones).
     """
 
     epoch: int = 0
@@ -85,6 +88,7 @@ class Progress:
     best_epoch: int | None = None
     wait: int = 0
     stopped_early: bool = False
+    reached_target: bool = False
 
 
 @dataclasses.dataclass
@@ -96,6 +100,7 @@ class Chief:
     history: list[dict[str, float]]
     best_weights: list[np.ndarray] | None
     writers: dict[str, Any]
+    clock: TrainingClock
 
 
 def fit_distributed(
@@ -173,7 +178,7 @@ def fit_distributed(
             break
     seconds = time.perf_counter() - started
 
-    if chief and chief.progress.stopped_early and chief.best_weights is not None:
+    if chief and _restores_best(chief):
         model.set_weights(chief.best_weights)
     _assign(model.weights, sync_from_chief(strategy, info, model.get_weights()))
     logger.info("Final weights %s", weights_fingerprint(model))
@@ -191,6 +196,12 @@ def fit_distributed(
         train_seconds=seconds,
         examples_per_second=processed / seconds if seconds else 0.0,
     )
+
+
+def _restores_best(chief: Chief) -> bool:
+    """Early stopping restores the best weights, unless the run stopped at its target."""
+    progress = chief.progress
+    return progress.stopped_early and not progress.reached_target and chief.best_weights is not None
 
 
 def steps_per_worker_epoch(examples: int, batch_size: int, info: StrategyInfo) -> int:
@@ -309,14 +320,15 @@ def _end_epoch(
     epoch: int,
     logs: dict[str, float],
 ) -> bool:
-    """The chief's work after an epoch: logs, history, best checkpoint, early stopping, backup.
+    """The chief's work after an epoch: logs, history, best checkpoint, early stopping, the
+    `train.stop_at` target, backup.
 
     Returns:
-        Whether training stops (early stopping).
+        Whether training stops (early stopping or the target reached).
     """
     seconds = logs.pop("epoch_seconds")
     print(f"{seconds:.0f}s - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), flush=True)
-    chief.history.append({"epoch": epoch + 1, **logs})
+    chief.history.append({"epoch": epoch + 1, **logs, "seconds": chief.clock.seconds()})
     io.write_json(chief.run_dir / HISTORY_FILE, chief.history)
     _write_scalars(chief.writers, logs, epoch)
 
@@ -333,8 +345,12 @@ def _end_epoch(
     if config.patience is not None and progress.wait >= config.patience:
         progress.stopped_early = True
         logger.info("Early stopping: the best validation loss was epoch %d", progress.best_epoch)
+    target = parse_stop_at(config.stop_at) if config.stop_at is not None else None
+    if target is not None and target.reached(logs):
+        progress.reached_target = True
+        print(f"Reached {target} in epoch {epoch + 1}: training stops.", flush=True)
     write_backup(chief.run_dir / BACKUP_DIR, progress, state, chief.best_weights)
-    return progress.stopped_early
+    return progress.stopped_early or progress.reached_target
 
 
 def _write_scalars(writers: dict[str, Any], logs: dict[str, float], epoch: int) -> None:
@@ -359,7 +375,7 @@ def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
         split: tf.summary.create_file_writer(str(run_dir / LOGS_DIR / split))
         for split in ("train", "validation")
     }
-    return Chief(run_dir, progress, history, best, writers)
+    return Chief(run_dir, progress, history, best, writers, TrainingClock(history))
 
 
 def _finish_chief(chief: Chief) -> None:

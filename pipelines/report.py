@@ -142,7 +142,7 @@ def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
     if not history:
         return None
     epochs = [entry["epoch"] for entry in history]
-    metric_keys = [k for k in history[0] if k not in ("epoch", "loss", "learning_rate")]
+    metric_keys = [k for k in history[0] if k not in ("epoch", "seconds", "loss", "learning_rate")]
     panels = ["loss", *[k for k in metric_keys if not k.startswith("val_")][:1]]
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for axis, key in zip(axes[0], panels, strict=True):

@@ -29,7 +29,14 @@ from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines
 from explain.stage import explain_model, resolve_methods
 from export.stage import export_model
 from pipelines import io
-from pipelines.config import ConfigError, RunConfig, apply_overrides, dump_config, parse_config
+from pipelines.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    dump_config,
+    parse_config,
+    parse_stop_at,
+)
 from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
 from pipelines.loop import finish_together, fit_distributed
@@ -39,6 +46,7 @@ from pipelines.train import (
     BACKUP_DIR,
     TrainResult,
     build_compiled_model,
+    first_reaching,
     fit,
     float32_copy,
     make_input,
@@ -363,6 +371,8 @@ def build_metrics(
     precision: str = "float32",
 ) -> dict[str, Any]:
     """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy)."""
+    target = parse_stop_at(config.train.stop_at) if config.train.stop_at else None
+    reached = first_reaching(trained.history, target)
     return {
         "task": config.task,
         "dataset": config.data.uri,
@@ -383,6 +393,10 @@ def build_metrics(
         "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch,
         "stopped_early": trained.stopped_early,
+        "stop_at": config.train.stop_at,
+        "target_reached": None
+        if reached is None
+        else {k: reached[k] for k in ("epoch", "seconds")},
         "train_seconds": round(trained.train_seconds, 3),
         "examples_per_second": round(trained.examples_per_second, 1),
         "data_notes": list(dataset.notes),

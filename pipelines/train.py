@@ -16,8 +16,9 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from pipelines import io
-from pipelines.config import ConfigError, TrainConfig
+from pipelines.config import ConfigError, StopAt, TrainConfig, parse_stop_at
 from pipelines.data.base import Dataset, Split
+from pipelines.registry import closest_hint
 from tasks.base import Task
 
 HISTORY_FILE = "history.json"
@@ -210,10 +211,12 @@ def build_compiled_model(
         The compiled model.
 
     Raises:
-        ConfigError: for `train.jit_compile: true` with several CPU replicas.
+        ConfigError: for `train.jit_compile: true` with several CPU replicas, or
+            a `train.stop_at` key that training does not log.
     """
     replicas = strategy.num_replicas_in_sync
     check_jit_compile(config, strategy)
+    stop_at_target(config, task)
     with strategy.scope(), dtype_policy(precision_policy(config, strategy)):
         model = task.build_model()
         optimizer = build_optimizer(config, steps_per_epoch(dataset, config, replicas))
@@ -236,6 +239,40 @@ def check_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> 
             "logical CPU devices it cannot reach the other devices' variables either). Set "
             "train.jit_compile to false or null, or train on GPUs."
         )
+
+
+def stop_at_target(config: TrainConfig, task: Task) -> StopAt | None:
+    """The parsed `train.stop_at`, checked against the keys the task's training logs.
+
+    Returns:
+        The target, or None when `train.stop_at` is null.
+
+    Raises:
+        ConfigError: for a key that is not logged, listing the ones that are.
+    """
+    if config.stop_at is None:
+        return None
+    target = parse_stop_at(config.stop_at)
+    logged = ["loss", *(metric.name for metric in task.build_metrics())]
+    keys = [*logged, *(f"val_{name}" for name in logged)]
+    if target.metric not in keys:
+        raise ConfigError(
+            f"train.stop_at names '{target.metric}', which training does not log. Logged keys: "
+            f"{', '.join(keys)}.{closest_hint(target.metric, keys)}"
+        )
+    return target
+
+
+def first_reaching(history: list[dict[str, float]], target: StopAt | None) -> dict | None:
+    """The `history.json` entry of the first epoch that reached `target`.
+
+    Returns:
+        The entry (its `epoch` and `seconds` say when), or None if no epoch
+        reached it or there is no target.
+    """
+    if target is None:
+        return None
+    return next((entry for entry in history if target.reached(entry)), None)
 
 
 def precision_policy(config: TrainConfig, strategy: tf.distribute.Strategy) -> str:
@@ -323,6 +360,10 @@ def history_until(path: Path, epoch: int) -> list[dict[str, float]]:
 class HistoryRecorder(keras.callbacks.Callback):
     """Writes the per-epoch logs to `history.json` atomically after every epoch.
 
+    Each entry also holds `seconds`: the training wall time from the start of
+    training to the end of that epoch (validation included), summed across
+    resumes, so time-to-accuracy can be read off the history.
+
     On a resumed run it keeps the epochs before the resume point, so the
     learning curves cover the whole run, and drops any epoch that was logged
     but not backed up before the interruption.
@@ -335,19 +376,63 @@ class HistoryRecorder(keras.callbacks.Callback):
         super().__init__()
         self.path = path
         self.epochs: list[dict[str, float]] = []
-        self.started = False
+        self.clock: TrainingClock | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         # The first epoch this process runs is the resume point (epochs before it are in the
         # backup). Read here, not in on_train_begin: the backup callback comes after this one.
-        if not self.started:
-            self.started = True
+        if self.clock is None:
             self.epochs = history_until(self.path, epoch)
+            self.clock = TrainingClock(self.epochs)
 
     def on_epoch_end(self, epoch, logs=None):
         entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        entry["seconds"] = self.clock.seconds()
         self.epochs.append(entry)
         io.write_json(self.path, self.epochs)
+
+
+class TrainingClock:
+    """Training wall time summed across resumes: the `seconds` of `history.json`.
+
+    Args:
+        resumed: the history kept from before this process (empty on a fresh run).
+    """
+
+    def __init__(self, resumed: list[dict[str, float]]):
+        self.offset = resumed[-1].get("seconds", 0.0) if resumed else 0.0
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        """Seconds of training so far, this process's and the resumed run's."""
+        return round(self.offset + time.perf_counter() - self.started, 3)
+
+
+class StopAtTarget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose logs reach `train.stop_at`.
+
+    The model keeps that epoch's weights, the ones that reached the target: it
+    must come after early stopping, whose end-of-training restore of the
+    lowest-validation-loss weights it then undoes.
+
+    Args:
+        target: the parsed target.
+    """
+
+    def __init__(self, target: StopAt):
+        super().__init__()
+        self.target = target
+        self.reached_weights: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target.reached(logs or {}):
+            print(f"Reached {self.target} in epoch {epoch + 1}: training stops.", flush=True)
+            self.reached_weights = self.model.get_weights()
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.reached_weights is not None:
+            self.model.set_weights(self.reached_weights)
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -417,7 +502,8 @@ def build_callbacks(
     config: TrainConfig, run_dir: Path, steps: int | None = None
 ) -> list[keras.callbacks.Callback]:
     """The callbacks of every run: divergence guard, backup, history, checkpoint, TensorBoard,
-    early stopping."""
+    early stopping, and the `train.stop_at` target."""
+    target = parse_stop_at(config.stop_at) if config.stop_at is not None else None
     return [
         StopOnNonFiniteLoss(steps),
         # History before the backup: a resume drops history epochs past its backup, so a
@@ -428,6 +514,7 @@ def build_callbacks(
         BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
         keras.callbacks.TensorBoard(str(run_dir / LOGS_DIR), profile_batch=0),
         *early_stopping(config),
+        *([StopAtTarget(target)] if target else []),
     ]
 
 

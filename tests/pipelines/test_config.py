@@ -12,6 +12,7 @@ from pipelines.config import (
     dump_config,
     load_config,
     parse_config,
+    parse_stop_at,
 )
 from tests.conftest import REPO
 
@@ -134,6 +135,10 @@ def test_overrides_are_parsed_as_yaml():
         ({"explain": {"deletion_steps": 0}}, "explain.deletion_steps must be >= 1"),
         ({"explain": {"completeness_tolerance": 0}}, "explain.completeness_tolerance must be > 0"),
         ({"explain": {"ig_step": 8}}, "Did you mean 'ig_steps'"),
+        ({"train": {"stop_at": "val_accuracy > 0.9"}}, "must read 'KEY >= VALUE' or 'KEY <="),
+        ({"train": {"stop_at": "val_accuracy >= high"}}, "Received: 'val_accuracy >= high'"),
+        ({"train": {"stop_at": "val_accuracy >= nan"}}, "train.stop_at must read"),
+        ({"train": {"stop_at": "0.9"}}, "train.stop_at must read"),
     ],
 )
 def test_invalid_values_name_the_problem_and_the_fix(raw, message):
@@ -182,3 +187,14 @@ def test_an_unquoted_yes_among_words_says_to_quote_it():
     raw["data"]["synthesis"] = yaml.safe_load("keywords: [yes, up]")
     with pytest.raises(ConfigError, match=r'keywords\[0\].*quote the word, e\.g\. "yes"'):
         parse_config(raw)
+
+
+def test_stop_at_reads_both_directions():
+    at_least = parse_stop_at(with_(train={"stop_at": "val_accuracy >= 0.95"}).train.stop_at)
+    assert at_least == ("val_accuracy", ">=", 0.95) and str(at_least) == "val_accuracy >= 0.95"
+    assert at_least.reached({"val_accuracy": 0.95}) and not at_least.reached({"accuracy": 1.0})
+    at_most = parse_stop_at("val_rmse<=60")
+    assert at_most.reached({"val_rmse": 59.9}) and not at_most.reached({"val_rmse": 60.1})
+    # From the command line the value stays a string (the first '=' splits the key).
+    config = parse_config(apply_overrides(MINIMAL, ["train.stop_at=val_loss<=0.2"]))
+    assert parse_stop_at(config.train.stop_at) == ("val_loss", "<=", 0.2)

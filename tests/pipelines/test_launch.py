@@ -11,12 +11,16 @@ import threading
 import time
 from pathlib import Path
 
+import keras
 import pytest
 
 from pipelines import io
-from pipelines.config import StrategyConfig
+from pipelines.config import StrategyConfig, load_config
 from pipelines.launch import tf_configs, worker_command
+from pipelines.run import load_task_data
 from pipelines.strategy import StrategyError, cluster_resolver
+from pipelines.train import split_inputs
+from tasks import get_task
 from tests.conftest import REPO
 from tests.pipelines.test_cli import TASKLAB, tasklab
 from tests.pipelines.test_faults import last_run_dir, wait_for_epochs
@@ -69,6 +73,30 @@ def test_two_workers_train_a_tabular_task_with_early_stopping(tmp_path):
     run_dir = last_run_dir(done)
     best = min(io.read_json(run_dir / "history.json"), key=lambda entry: entry["val_loss"])
     assert metrics["best_epoch"] == best["epoch"] == metrics["epochs_run"] - 3
+
+
+def test_the_loop_stops_at_the_target_and_keeps_the_weights_that_reached_it(tmp_path):
+    done = tasklab(
+        "launch", "configs/breast_cancer.yaml", "--workers", "1", "--set", "train.epochs=60",
+        "--set", "train.stop_at=val_accuracy>=0.9", "--set", "train.patience=2", *QUICK,
+        "--runs-dir", str(tmp_path),
+    )  # fmt: skip
+    run_dir = last_run_dir(done)
+    metrics = io.read_json(run_dir / "metrics.json")
+    history = io.read_json(run_dir / "history.json")
+    reached = [entry["epoch"] for entry in history if entry["val_accuracy"] >= 0.9]
+    assert metrics["target_reached"]["epoch"] == reached[0] == metrics["epochs_run"] < 60
+    assert metrics["target_reached"]["seconds"] == history[-1]["seconds"] > 0
+    assert f"Reached val_accuracy >= 0.9 in epoch {reached[0]}: training stops." in done.stdout
+    # The model kept is the one that reached the target: its validation accuracy says so.
+    config = load_config(run_dir / "config.yaml")
+    task_cls = get_task(config.task)
+    dataset = load_task_data(config, task_cls)
+    task = task_cls(config.model, dataset.spec)
+    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
+    outputs = model.predict(split_inputs(dataset.val, task, 64, config.seed), verbose=0)
+    accuracy = float((outputs.argmax(axis=1) == dataset.val.labels).mean())
+    assert accuracy == pytest.approx(history[-1]["val_accuracy"], abs=1e-6)
 
 
 def test_killing_a_worker_stops_the_launch_and_a_relaunch_resumes(tmp_path):

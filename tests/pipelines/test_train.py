@@ -8,14 +8,17 @@ import pytest
 import tensorflow as tf
 
 from pipelines import io
-from pipelines.config import ConfigError, TrainConfig, load_config
+from pipelines.config import ConfigError, TrainConfig, load_config, parse_stop_at
 from pipelines.data import load_dataset
 from pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_backup
 from pipelines.strategy import StrategyInfo, split_cpu
 from pipelines.train import (
+    HistoryRecorder,
+    StopAtTarget,
     build_compiled_model,
     check_jit_compile,
     dtype_policy,
+    early_stopping,
     make_input,
     precision_policy,
 )
@@ -106,3 +109,49 @@ def test_a_mixed_precision_run_evaluates_and_saves_float32(tmp_path):
     saved = keras.models.load_model(result.run_dir / "model.keras", safe_mode=True)
     assert saved.dtype_policy.name == "float32"
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+
+
+def test_stop_at_naming_a_key_training_does_not_log_is_refused_before_training():
+    config, task, dataset = digits_setup("train.stop_at=val_acuracy>=0.9")
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with pytest.raises(ConfigError, match=r"val_acuracy.*Did you mean 'val_accuracy'"):
+        build_compiled_model(task, dataset, config.train, strategy)
+
+
+def test_stopping_at_the_target_keeps_its_weights_not_the_best_val_loss_ones():
+    """Early stopping restores the lowest-val-loss weights at the end of training; a run that
+    stopped at its target keeps the weights that reached it."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    config = TrainConfig(patience=5, stop_at="val_accuracy >= 0.9")
+    callbacks = keras.callbacks.CallbackList(
+        [*early_stopping(config, verbose=0), StopAtTarget(parse_stop_at(config.stop_at))],
+        model=model,
+    )
+    callbacks.on_train_begin()
+    best = model.get_weights()
+    callbacks.on_epoch_end(0, {"val_loss": 0.5, "val_accuracy": 0.8})  # the best val loss
+    reached = [w + 1.0 for w in best]
+    model.set_weights(reached)
+    callbacks.on_epoch_end(1, {"val_loss": 0.7, "val_accuracy": 0.92})  # reaches the target
+    assert model.stop_training
+    callbacks.on_train_end()
+    for kept, expected in zip(model.get_weights(), reached, strict=True):
+        np.testing.assert_array_equal(kept, expected)
+
+
+def test_history_seconds_grow_and_continue_across_a_resume(tmp_path):
+    path = tmp_path / "history.json"
+    first = HistoryRecorder(path)
+    for epoch in range(2):
+        first.on_epoch_begin(epoch)
+        first.on_epoch_end(epoch, {"loss": 1.0})
+    seconds = [entry["seconds"] for entry in io.read_json(path)]
+    assert 0 <= seconds[0] <= seconds[1] < 60
+    # An earlier process trained 2 epochs in 100 s and 200 s; it was backed up after epoch 1.
+    io.write_json(path, [{"epoch": 1, "seconds": 100.0}, {"epoch": 2, "seconds": 200.0}])
+    resumed = HistoryRecorder(path)
+    resumed.on_epoch_begin(1)
+    resumed.on_epoch_end(1, {"loss": 0.5})
+    history = io.read_json(path)
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    assert 100.0 <= history[1]["seconds"] < 160.0  # Epoch 1's time counted, not restarted.
