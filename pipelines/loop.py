@@ -60,6 +60,8 @@ from pipelines.train import (
     float32_copy,
     history_until,
     make_input,
+    open_scalar_writers,
+    write_epoch_scalars,
 )
 from tasks.base import Task
 
@@ -330,7 +332,7 @@ def _end_epoch(
     print(f"{seconds:.0f}s - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), flush=True)
     chief.history.append({"epoch": epoch + 1, **logs, "seconds": chief.clock.seconds()})
     io.write_json(chief.run_dir / HISTORY_FILE, chief.history)
-    _write_scalars(chief.writers, logs, epoch)
+    write_epoch_scalars(chief.writers, logs, epoch)
 
     progress = chief.progress
     progress.epoch = epoch + 1
@@ -353,16 +355,6 @@ def _end_epoch(
     return progress.stopped_early or progress.reached_target
 
 
-def _write_scalars(writers: dict[str, Any], logs: dict[str, float], epoch: int) -> None:
-    """TensorBoard scalars laid out as Keras' callback lays them out (train/ and validation/)."""
-    for name, value in logs.items():
-        split, key = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
-        with writers[split].as_default():
-            tf.summary.scalar(f"epoch_{key}", value, step=epoch)
-    for writer in writers.values():
-        writer.flush()
-
-
 def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
     """Loads the run's backup (if any) into the model and optimizer; opens the logs."""
     progress, best = Progress(), None
@@ -371,10 +363,7 @@ def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
         progress, values, best = loaded
         _assign(state, values)
     history = history_until(run_dir / HISTORY_FILE, progress.epoch)
-    writers = {
-        split: tf.summary.create_file_writer(str(run_dir / LOGS_DIR / split))
-        for split in ("train", "validation")
-    }
+    writers = open_scalar_writers(run_dir / LOGS_DIR)
     return Chief(run_dir, progress, history, best, writers, TrainingClock(history))
 
 

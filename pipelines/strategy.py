@@ -96,12 +96,35 @@ def _auto(config: StrategyConfig) -> tuple[tf.distribute.Strategy, StrategyInfo]
 def _describe(
     name: str, strategy: tf.distribute.Strategy
 ) -> tuple[tf.distribute.Strategy, StrategyInfo]:
-    devices = tuple(strategy.extended.worker_devices)
-    return strategy, StrategyInfo(name, strategy.num_replicas_in_sync, devices)
+    return strategy, StrategyInfo(name, strategy.num_replicas_in_sync, replica_devices(strategy))
 
 
 def _one_device(name: str, device: str) -> tuple[tf.distribute.Strategy, StrategyInfo]:
+    """One replica on `device`.
+
+    Where TensorFlow places everything on that device by itself (the CPU of
+    a machine without GPUs, the GPU of a one-GPU machine) this is the default
+    strategy: `OneDeviceStrategy` wraps every step and distributes the input
+    for nothing, which cost ~40% of a small CNN's training throughput on CPU
+    (measured by `bench/overhead.py`).
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if (name == "cpu" and not gpus) or (name == "gpu" and len(gpus) == 1):
+        return _describe(name, tf.distribute.get_strategy())
     return _describe(name, tf.distribute.OneDeviceStrategy(device))
+
+
+def replica_devices(strategy: tf.distribute.Strategy) -> tuple[str, ...]:
+    """The devices a strategy's replicas run on.
+
+    The default strategy has no device list: it runs where TensorFlow places
+    ops, on the first GPU if there is one, else on the CPU.
+    """
+    try:
+        return tuple(strategy.extended.worker_devices)
+    except RuntimeError:  # "worker_devices() method unsupported by default tf.distribute.Strategy"
+        kind = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        return (tf.config.list_logical_devices(kind)[0].name,)
 
 
 def _mirrored(devices: int | None) -> tuple[tf.distribute.Strategy, StrategyInfo]:
