@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := espeak-ng fortunes fortunes-de fortunes-es fortunes-it fortun
 DEMO_CONFIGS := configs/digits.yaml configs/breast_cancer.yaml configs/fortunes_lang.yaml configs/spoken_words.yaml
 RUNS_DIR ?= runs
 
-.PHONY: install demo test lint clean debian-packages
+.PHONY: install demo test bench lint clean debian-packages
 
 install: $(VENV)/.installed debian-packages
 
@@ -43,6 +43,18 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Each benchmark measures its setups side by side and writes bench/results/NAME.json; the
+# summary writes the tables into the README's Performance section.
+BENCHMARKS := overhead time_to_accuracy growth scaling explain_cost
+
+bench: install
+	@for benchmark in $(BENCHMARKS); do \
+		echo "== bench.$$benchmark"; \
+		$(BIN)/python -m bench.$$benchmark || exit 1; \
+	done
+	$(BIN)/python -m bench.summary > /dev/null
+	@echo "Results: bench/results/*.json; tables: bench/results/summary.md and README.md (Performance)"
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,17 +26,14 @@ from sklearn.model_selection import train_test_split
 
 import explain.stage  # noqa: F401  (registers every method)
 from baselines.models import fit_baseline
+from bench.common import REPO, write_result
 from explain.base import EXPLAINERS, ExplainOptions, predict
-from pipelines import io
 from pipelines.config import load_config
 from pipelines.data import load_dataset
 from pipelines.data.base import DataSpec
 from pipelines.data.tabular import TabularSchema
 from pipelines.train import split_inputs
 from tasks import get_task
-
-RESULTS = Path(__file__).parent / "results" / "explain_cost.json"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def per_example(call, count: int, repeats: int = 3) -> float:
@@ -127,12 +122,13 @@ def _entry(name, data, count, seconds, predict_seconds) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Times every method and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000, help="table rows explained")
     parser.add_argument("--images", type=int, default=16, help="images explained")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     results = table_methods(args.rows, args.seed) + image_methods(args.images, args.seed)
     print(f"{'method':<22}{'data':<12}{'ms/example':>12}{'predict ms':>12}{'x predict':>11}")
@@ -141,20 +137,17 @@ def main() -> None:
             f"{r['method']:<22}{r['data']:<12}{r['ms_per_example']:>12.3f}"
             f"{r['predict_ms_per_example']:>12.4f}{r['ratio_to_predict']:>11.0f}"
         )
-    io.write_json(
-        RESULTS,
-        {
-            "benchmark": "explain_cost",
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-            "versions": {
-                "keras": keras.__version__,
-                "shap": __import__("shap").__version__,
-                "xgboost": __import__("xgboost").__version__,
+    print(
+        write_result(
+            "explain_cost",
+            {
+                "rows": args.rows,
+                "images": args.images,
+                "results": results,
             },
-            "results": results,
-        },
+        )
     )
-    print(f"written: {RESULTS}")
+    return results
 
 
 if __name__ == "__main__":

@@ -14,42 +14,18 @@ ratios (2 vs 1) and writes `bench/results/scaling.json`.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from pipelines import io
-from pipelines.run import package_versions
+from bench.common import TRAIN_ONLY, tasklab, write_result
 
-RESULTS = Path(__file__).parent / "results" / "scaling.json"
-REPO = Path(__file__).resolve().parents[1]
-QUIET = ["baselines=[]", "export.variants=[]", "explain.methods=[]", "train.patience=null"]
-# Each setup: the `tasklab` sub-command and its own arguments.
+# Each setup: the `tasklab` sub-command and its own settings.
 SETUPS = {
-    "cpu": ["run", "--set", "strategy.name=cpu"],
-    "mirrored_2": ["run", "--set", "strategy.name=mirrored", "--set", "strategy.devices=2"],
-    "workers_1": ["launch", "--workers", "1"],
-    "workers_2": ["launch", "--workers", "2"],
+    "cpu": ("run", ["strategy.name=cpu"]),
+    "mirrored_2": ("run", ["strategy.name=mirrored", "strategy.devices=2"]),
+    "workers_1": ("launch --workers 1", []),
+    "workers_2": ("launch --workers 2", []),
 }
-
-
-def train(config: str, setup: list[str], epochs: int, runs_dir: Path) -> dict:
-    """Runs one setup with the `tasklab` command; returns its `metrics.json`."""
-    command, *own = setup
-    args = [sys.executable, "-m", "pipelines.cli", command, config, *own]
-    for setting in [f"train.epochs={epochs}", *QUIET]:
-        args += ["--set", setting]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(
-        [*args, "--runs-dir", str(runs_dir)], cwd=REPO, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    run_dir = Path(done.stdout.strip().splitlines()[-1])
-    return io.read_json(run_dir / "metrics.json")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -65,8 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = {}
     with tempfile.TemporaryDirectory(prefix="tasklab-bench-") as tmp:
-        for name, setup in SETUPS.items():
-            metrics = train(args.config, setup, args.epochs, Path(tmp) / name)
+        for name, (command, settings) in SETUPS.items():
+            settings = [*settings, f"train.epochs={args.epochs}", *TRAIN_ONLY]
+            metrics = tasklab(command, args.config, settings, Path(tmp) / name).metrics()
             rows[name] = {
                 "examples_per_second": metrics["examples_per_second"],
                 "train_seconds": metrics["train_seconds"],
@@ -84,16 +61,12 @@ def main(argv: list[str] | None = None) -> dict:
     for name, value in ratios.items():
         print(f"{name:<18} {value:.2f}")
     result = {
-        "benchmark": "scaling",
         "config": args.config,
         "epochs": args.epochs,
         "setups": rows,
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": package_versions(),
     }
-    io.write_json(RESULTS, result)
-    print(RESULTS)
+    print(write_result("scaling", result))
     return result
 
 

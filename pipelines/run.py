@@ -68,6 +68,9 @@ _PACKAGES = (
     "scikit-learn",
     "tensorflow-datasets",
     "scipy",
+    "xgboost",
+    "shap",
+    "ai-edge-litert",
 )
 
 
@@ -223,7 +226,9 @@ def _run_stages(
     )
     outputs = model.predict(test_input, verbose=0)
     evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
-    metrics = build_metrics(config, dataset, strategy_info, trained, evaluation, precision)
+    metrics = build_metrics(
+        config, dataset, strategy_info, trained, evaluation, precision, model.count_params()
+    )
     io.write_json(run_dir / METRICS_FILE, metrics)
 
     if baselines:
@@ -369,14 +374,17 @@ def build_metrics(
     trained: TrainResult,
     evaluation: Evaluation,
     precision: str = "float32",
+    parameters: int | None = None,
 ) -> dict[str, Any]:
-    """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy)."""
+    """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy,
+    `parameters`: the model's parameter count)."""
     target = parse_stop_at(config.train.stop_at) if config.train.stop_at else None
     reached = first_reaching(trained.history, target)
     return {
         "task": config.task,
         "dataset": config.data.uri,
         "model": config.model.name,
+        "parameters": parameters,
         "strategy": strategy.name,
         "replicas": strategy.replicas,
         "workers": strategy.workers,
