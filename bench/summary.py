@@ -23,8 +23,9 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def overhead_table(result: dict[str, Any]) -> list[str]:
     """tasklab vs plain Keras, and the input pipeline vs the step."""
     lines = [
-        "| case | tasklab examples/s | plain Keras examples/s | ratio | input pipeline / step |",
-        "|---|---|---|---|---|",
+        "| case | tasklab examples/s | plain Keras examples/s | ratio | tasklab, cosine "
+        "schedule | input pipeline / step |",
+        "|---|---|---|---|---|---|",
     ]
     for name, case in result["cases"].items():
         lines.append(
@@ -32,6 +33,8 @@ def overhead_table(result: dict[str, Any]) -> list[str]:
             f"| {_best(case['tasklab_examples_per_second'])} "
             f"| {_best(case['plain_examples_per_second'])} "
             f"| **{case['ratio']:.2f}** "
+            f"| {_best(case['tasklab_cosine_examples_per_second'])} "
+            f"(x{case['cosine_vs_constant']:.2f}) "
             f"| {case['pipeline_examples_per_second']:,.0f} / "
             f"{case['step_examples_per_second']:,.0f} = {case['pipeline_vs_step']:.1f}x |"
         )
@@ -61,23 +64,27 @@ def time_to_accuracy_table(result: dict[str, Any]) -> list[str]:
 def edge_table(result: dict[str, Any]) -> list[str]:
     """Per LiteRT variant: size and single-example latency, as ratios to Keras and XGBoost."""
     lines = [
-        "| config | variant | size | x float32 size | latency | x Keras | x XGBoost | agreement |",
+        "| config | model | size | x float32 size | latency | x Keras | x XGBoost | agreement |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["configs"]:
-        keras_ms = entry["keras"]["latency_ms"]
-        xgboost = entry["xgboost"]
-        reference = f"Keras {keras_ms:.2f} ms" + (
-            f", XGBoost {xgboost['latency_ms']:.2f} ms" if xgboost else ""
+        name, keras_ms, xgboost = entry["config"], entry["keras"]["latency_ms"], entry["xgboost"]
+        xgboost_ms = xgboost["latency_ms"] if xgboost else None
+        lines.append(
+            f"| {name} | Keras `predict_on_batch` | {_kib(entry['keras']['size_bytes'])} | | "
+            f"{_ms(keras_ms)} | 1 | {_ratio(keras_ms, xgboost_ms)} | |"
         )
-        for row in entry["variants"]:
-            versus_xgboost = row["latency_vs_xgboost"]
+        if xgboost:
             lines.append(
-                f"| {entry['config']} ({reference}) | {row['variant']} "
-                f"| {row['size_bytes'] / 1024:,.0f} KiB | {row['size_vs_float32']:.2f} "
-                f"| {row['latency_ms']:.3f} ms | {row['latency_vs_keras']:.3f} "
-                f"| {'-' if versus_xgboost is None else f'{versus_xgboost:.2f}'} "
-                f"| {_agreement(row)} |"
+                f"| {name} | XGBoost `predict_proba` / `predict` | {_kib(xgboost['size_bytes'])} "
+                f"| | {_ms(xgboost_ms)} | {_ratio(xgboost_ms, keras_ms)} | 1 | |"
+            )
+        for row in entry["variants"]:
+            lines.append(
+                f"| {name} | LiteRT {row['variant']} | {_kib(row['size_bytes'])} "
+                f"| {row['size_vs_float32']:.2f} | {_ms(row['latency_ms'])} "
+                f"| {_ratio(row['latency_ms'], keras_ms)} "
+                f"| {_ratio(row['latency_ms'], xgboost_ms)} | {_agreement(row)} |"
             )
     return lines
 
@@ -197,6 +204,18 @@ def main(argv: list[str] | None = None) -> str:
 
 def _best(values: list[float]) -> str:
     return f"{max(values):,.0f}" + (f" (of {len(values)})" if len(values) > 1 else "")
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.0f} KiB" if size >= 10 * 1024 else f"{size / 1024:,.1f} KiB"
+
+
+def _ms(milliseconds: float) -> str:
+    return f"{milliseconds:.3g} ms"
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    return "-" if reference is None else f"{value / reference:.3g}"
 
 
 def _agreement(row: dict[str, Any]) -> str:

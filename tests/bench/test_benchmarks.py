@@ -45,6 +45,8 @@ def test_overhead_compares_the_same_model_both_ways(results_dir):
     for case in result["cases"].values():
         ours, plain = case["tasklab_examples_per_second"], case["plain_examples_per_second"]
         assert case["ratio"] == pytest.approx(max(ours) / max(plain))
+        cosine = case["tasklab_cosine_examples_per_second"]
+        assert case["cosine_vs_constant"] == pytest.approx(max(cosine) / max(ours))
         assert case["pipeline_vs_step"] == pytest.approx(
             case["pipeline_examples_per_second"] / case["step_examples_per_second"]
         )
