@@ -106,7 +106,7 @@ def _one_device(name: str, device: str) -> tuple[tf.distribute.Strategy, Strateg
     a machine without GPUs, the GPU of a one-GPU machine) this is the default
     strategy: `OneDeviceStrategy` wraps every step and distributes the input
     for nothing, which cost ~40% of a small CNN's training throughput on CPU
-    (measured by `bench/overhead.py`).
+    (measured on digits before the change).
     """
     gpus = tf.config.list_physical_devices("GPU")
     if (name == "cpu" and not gpus) or (name == "gpu" and len(gpus) == 1):
