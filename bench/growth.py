@@ -11,6 +11,9 @@ memory stay flat. Prints and records:
 - the exponent `b` of `time = a * size^b` fitted by least squares on the
   logarithms (`scipy.stats.linregress`), for `fit`'s wall time and for the
   time of the epochs after the first (which excludes tracing, a fixed cost);
+- for the later epochs, a straight line `fixed + per_1000 * size / 1000`
+  and its r^2: fixed costs per epoch bend the exponent below 1 on small
+  data, the line shows whether each further image costs the same;
 - the peak resident memory (RSS) of each run, and the ratio of the largest
   dataset's to the smallest's.
 
@@ -36,6 +39,21 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     return float(
         stats.linregress([math.log(s) for s in sizes], [math.log(t) for t in seconds]).slope
     )
+
+
+def linear_fit(sizes: list[int], seconds: list[float]) -> dict[str, float]:
+    """`seconds = fixed + per_1000 * size / 1000` by least squares, and how well it fits (r^2).
+
+    A fixed cost per epoch (starting the input pipeline and the validation
+    pass, the backup) bends the log-log exponent below 1 on small data; a
+    straight line with an intercept shows whether the cost of more data is linear.
+    """
+    fit = stats.linregress(sizes, seconds)
+    return {
+        "fixed_seconds": float(fit.intercept),
+        "seconds_per_1000": float(fit.slope * 1000),
+        "r_squared": float(fit.rvalue**2),
+    }
 
 
 def measure(size: int, epochs: int, tmp: Path) -> dict:
@@ -89,9 +107,15 @@ def main(argv: list[str] | None = None) -> dict:
         "later_epochs_time_exponent": fitted_exponent(
             sizes, [row["later_epochs_seconds"] for row in rows]
         ),
+        "later_epochs_linear_fit": linear_fit(sizes, [row["later_epochs_seconds"] for row in rows]),
         "peak_rss_ratio": rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"],
         "size_ratio": sizes[-1] / sizes[0],
     }
+    line = result["later_epochs_linear_fit"]
+    print(
+        f"later epochs: {line['fixed_seconds']:.2f} s + {line['seconds_per_1000']:.2f} s per "
+        f"1,000 images (r^2 {line['r_squared']:.3f})"
+    )
     print(
         f"time exponent {result['time_exponent']:.2f} (later epochs "
         f"{result['later_epochs_time_exponent']:.2f}); peak RSS x{result['peak_rss_ratio']:.2f} "

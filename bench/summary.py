@@ -106,6 +106,11 @@ def growth_table(result: dict[str, Any]) -> list[str]:
         f"**{result['later_epochs_time_exponent']:.2f}** | | "
         f"**x{result['peak_rss_ratio']:.2f}** for x{result['size_ratio']:.0f} the data |"
     )
+    line = result["later_epochs_linear_fit"]
+    lines.append(
+        f"| straight line (later epochs) | | {line['fixed_seconds']:.2f} s + "
+        f"{line['seconds_per_1000']:.2f} s per 1,000 images, r² {line['r_squared']:.3f} | | |"
+    )
     return lines
 
 

@@ -543,7 +543,7 @@ class ExplainConfig:
     background: int = 100
     batch_size: int = 64
     ig_steps: int = 64
-    ig_max_steps: int = 1024
+    ig_max_steps: int = 4096
     smoothgrad_samples: int = 25
     smoothgrad_noise: float = 0.15
     gradcam_layer: str | None = None

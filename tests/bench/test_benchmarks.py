@@ -64,6 +64,11 @@ def test_growth_fits_the_exponent_and_the_memory_ratio(results_dir):
         rows[1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]
     )
     assert all(row["peak_rss_mib"] > 100 for row in rows)  # A TensorFlow process, measured.
+    line = result["later_epochs_linear_fit"]  # Two points: the line goes through both.
+    assert line["r_squared"] == pytest.approx(1.0)
+    assert line["fixed_seconds"] + line["seconds_per_1000"] * 0.4 == pytest.approx(
+        rows[1]["later_epochs_seconds"]
+    )
     assert (results_dir / "growth.json").is_file()
 
 

@@ -124,7 +124,16 @@ def test_runner_on_pngs_prints_the_keras_label_without_tensorflow(digits_run, tm
             runner(str(digits_run / "export"), *paths, "--variant", variant, "--json")
         )
         assert [p["input"] for p in predictions] == paths
-        assert [p["label"] for p in predictions] == [names[i] for i in expected.argmax(axis=1)]
+        labels = np.array([p["label"] for p in predictions])
+        keras_labels = np.array([names[i] for i in expected.argmax(axis=1)])
+        if variant == "float32":
+            assert list(labels) == list(keras_labels)
+        else:
+            # int8 rounding may flip a near tie (the gate measures that as agreement); every
+            # example the Keras model is clear about must keep its label.
+            top_two = np.sort(expected, axis=1)[:, -2:]
+            clear = top_two[:, 1] - top_two[:, 0] >= 0.1
+            assert clear.mean() > 0.8 and list(labels[clear]) == list(keras_labels[clear])
     text = runner(str(digits_run / "export"), paths[0])
     label, score = text.stdout.strip().split("\t")[1:]
     assert label == names[expected[0].argmax()] and 0 < float(score) <= 1
