@@ -22,11 +22,14 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def overhead_table(result: dict[str, Any]) -> list[str]:
     """tasklab vs plain Keras, and the input pipeline vs the step."""
-    lines = [
-        "| case | tasklab examples/s | plain Keras examples/s | ratio | tasklab, cosine "
-        "schedule | input pipeline / step |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = _header(
+        "case",
+        "tasklab examples/s",
+        "plain Keras examples/s",
+        "ratio",
+        "tasklab, cosine schedule",
+        "input pipeline / step",
+    )
     for name, case in result["cases"].items():
         lines.append(
             f"| {name} ({case['epochs']} epochs, {case['parameters']:,} parameters) "
@@ -43,10 +46,9 @@ def overhead_table(result: dict[str, Any]) -> list[str]:
 
 def time_to_accuracy_table(result: dict[str, Any]) -> list[str]:
     """Seconds to each shipped config's target, and the XGBoost-first baseline."""
-    lines = [
-        "| config | target | reached after | test | baseline (fit) | run wall, peak RSS |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = _header(
+        "config", "target", "reached after", "test", "baseline (fit)", "run wall, peak RSS"
+    )
     for row in result["configs"]:
         reached = (
             f"**{row['seconds_to_target']:.1f} s** (epoch {row['epoch']} of {row['max_epochs']})"
@@ -63,10 +65,9 @@ def time_to_accuracy_table(result: dict[str, Any]) -> list[str]:
 
 def edge_table(result: dict[str, Any]) -> list[str]:
     """Per LiteRT variant: size and single-example latency, as ratios to Keras and XGBoost."""
-    lines = [
-        "| config | model | size | x float32 size | latency | x Keras | x XGBoost | agreement |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = _header(
+        "config", "model", "size", "x float32 size", "latency", "x Keras", "x XGBoost", "agreement"
+    )
     for entry in result["configs"]:
         name, keras_ms, xgboost = entry["config"], entry["keras"]["latency_ms"], entry["xgboost"]
         xgboost_ms = xgboost["latency_ms"] if xgboost else None
@@ -91,10 +92,7 @@ def edge_table(result: dict[str, Any]) -> list[str]:
 
 def growth_table(result: dict[str, Any]) -> list[str]:
     """Training time and peak memory against the dataset's size."""
-    lines = [
-        "| images | fit seconds | later epochs seconds | examples/s | peak RSS |",
-        "|---|---|---|---|---|",
-    ]
+    lines = _header("images", "fit seconds", "later epochs seconds", "examples/s", "peak RSS")
     for row in result["sizes"]:
         lines.append(
             f"| {row['images']:,} | {row['train_seconds']:.1f} | "
@@ -117,7 +115,7 @@ def growth_table(result: dict[str, Any]) -> list[str]:
 def scaling_table(result: dict[str, Any]) -> list[str]:
     """Examples per second with 1 and 2 replicas and workers."""
     setups, ratios = result["setups"], result["ratios"]
-    lines = ["| setup | examples/s |", "|---|---|"]
+    lines = _header("setup", "examples/s")
     lines += [f"| {name} | {row['examples_per_second']:,.1f} |" for name, row in setups.items()]
     lines.append(
         f"| ratios | 2 mirrored / 1 device **{ratios['mirrored_2_vs_cpu']:.2f}**, "
@@ -129,7 +127,7 @@ def scaling_table(result: dict[str, Any]) -> list[str]:
 
 def explain_table(result: dict[str, Any]) -> list[str]:
     """Time per example of each explanation method."""
-    lines = ["| method | data | ms per example | x the model's prediction |", "|---|---|---|---|"]
+    lines = _header("method", "data", "ms per example", "x the model's prediction")
     for row in result["results"]:
         lines.append(
             f"| {row['method']} | {row['data']} | {row['ms_per_example']:.2f} "
@@ -205,6 +203,11 @@ def main(argv: list[str] | None = None) -> str:
     io.write_text(args.readme, replace_between_markers(readme, body))
     print(body)
     return body
+
+
+def _header(*columns: str) -> list[str]:
+    """A Markdown table's header and separator rows."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
 def _best(values: list[float]) -> str:

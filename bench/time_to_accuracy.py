@@ -47,7 +47,8 @@ TARGETS = {
 def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict, dict | None]:
     """Runs one shipped config to its target; returns its time-to-accuracy row and edge rows."""
     config_path = CONFIGS / f"{name}.yaml"
-    task_cls = get_task(load_config(config_path).task)
+    shipped = load_config(config_path)
+    task_cls = get_task(shipped.task)
     # XGBoost where it takes the task's inputs; text has none here (XGBoost on TF-IDF takes
     # minutes on the fortunes corpora: the run's own baselines.json times it).
     baseline = "xgboost" if task_cls.data_kind in BASELINES.get("xgboost").inputs else None
@@ -77,7 +78,7 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
         "epoch": reached["epoch"] if reached else None,
         "seconds_to_target": reached["seconds"] if reached else None,
         "epochs_run": metrics["epochs_run"],
-        "max_epochs": load_config(config_path).train.epochs,
+        "max_epochs": shipped.train.epochs,
         "examples_per_second": metrics["examples_per_second"],
         "test_metric": primary,
         "test_value": metrics["test"][primary],

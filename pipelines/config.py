@@ -270,7 +270,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.stop_at is not None:
-            parse_stop_at(self.stop_at)
+            parse_stop_at(self.stop_at)  # A malformed target fails here, not at the first epoch.
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1. Received: {getattr(self, name)}.")
@@ -283,6 +283,11 @@ class TrainConfig:
                 f"train.patience must be >= 1, or null to disable early stopping. "
                 f"Received: {self.patience}."
             )
+
+    @property
+    def target(self) -> StopAt | None:
+        """`stop_at` parsed, or None when it is null."""
+        return None if self.stop_at is None else parse_stop_at(self.stop_at)
 
 
 class StopAt(typing.NamedTuple):
@@ -301,6 +306,10 @@ class StopAt(typing.NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
+
+    def stop_message(self, epoch: int) -> str:
+        """What training prints when the 1-based `epoch` reached the target."""
+        return f"Reached {self} in epoch {epoch}: training stops."
 
 
 _STOP_AT = re.compile(

@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import io
-from pipelines.config import ConfigError, TrainConfig, parse_stop_at
+from pipelines.config import ConfigError, TrainConfig
 from pipelines.data.base import Dataset
 from pipelines.strategy import StrategyInfo
 from pipelines.train import (
@@ -347,10 +347,9 @@ def _end_epoch(
     if config.patience is not None and progress.wait >= config.patience:
         progress.stopped_early = True
         logger.info("Early stopping: the best validation loss was epoch %d", progress.best_epoch)
-    target = parse_stop_at(config.stop_at) if config.stop_at is not None else None
-    if target is not None and target.reached(logs):
+    if config.target is not None and config.target.reached(logs):
         progress.reached_target = True
-        print(f"Reached {target} in epoch {epoch + 1}: training stops.", flush=True)
+        print(config.target.stop_message(epoch + 1), flush=True)
     write_backup(chief.run_dir / BACKUP_DIR, progress, state, chief.best_weights)
     return progress.stopped_early or progress.reached_target
 

@@ -35,7 +35,6 @@ from pipelines.config import (
     apply_overrides,
     dump_config,
     parse_config,
-    parse_stop_at,
 )
 from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
@@ -378,8 +377,7 @@ def build_metrics(
 ) -> dict[str, Any]:
     """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy,
     `parameters`: the model's parameter count)."""
-    target = parse_stop_at(config.train.stop_at) if config.train.stop_at else None
-    reached = first_reaching(trained.history, target)
+    reached = first_reaching(trained.history, config.train.target)
     return {
         "task": config.task,
         "dataset": config.data.uri,

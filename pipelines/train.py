@@ -18,7 +18,7 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from pipelines import io
-from pipelines.config import ConfigError, StopAt, TrainConfig, parse_stop_at
+from pipelines.config import ConfigError, StopAt, TrainConfig
 from pipelines.data.base import Dataset, Split
 from pipelines.registry import closest_hint
 from pipelines.strategy import replica_devices
@@ -220,7 +220,7 @@ def build_compiled_model(
     """
     replicas = strategy.num_replicas_in_sync
     check_jit_compile(config, strategy)
-    stop_at_target(config, task)
+    check_stop_at(config, task)
     with strategy.scope(), dtype_policy(precision_policy(config, strategy)):
         model = task.build_model()
         optimizer = build_optimizer(config, steps_per_epoch(dataset, config, replicas))
@@ -245,18 +245,15 @@ def check_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> 
         )
 
 
-def stop_at_target(config: TrainConfig, task: Task) -> StopAt | None:
-    """The parsed `train.stop_at`, checked against the keys the task's training logs.
-
-    Returns:
-        The target, or None when `train.stop_at` is null.
+def check_stop_at(config: TrainConfig, task: Task) -> None:
+    """Refuses a `train.stop_at` whose key the task's training does not log.
 
     Raises:
         ConfigError: for a key that is not logged, listing the ones that are.
     """
-    if config.stop_at is None:
-        return None
-    target = parse_stop_at(config.stop_at)
+    target = config.target
+    if target is None:
+        return
     logged = ["loss", *(metric.name for metric in task.build_metrics())]
     keys = [*logged, *(f"val_{name}" for name in logged)]
     if target.metric not in keys:
@@ -264,7 +261,6 @@ def stop_at_target(config: TrainConfig, task: Task) -> StopAt | None:
             f"train.stop_at names '{target.metric}', which training does not log. Logged keys: "
             f"{', '.join(keys)}.{closest_hint(target.metric, keys)}"
         )
-    return target
 
 
 def first_reaching(history: list[dict[str, float]], target: StopAt | None) -> dict | None:
@@ -430,7 +426,7 @@ class StopAtTarget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.target.reached(logs or {}):
-            print(f"Reached {self.target} in epoch {epoch + 1}: training stops.", flush=True)
+            print(self.target.stop_message(epoch + 1), flush=True)
             self.reached_weights = self.model.get_weights()
             self.model.stop_training = True
 
@@ -461,12 +457,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def __init__(self, steps: int | None = None):
         super().__init__()
         self.steps = steps
-        self.epoch = 0
         self.bad_steps: list[tuple[int, float]] = []
         self.lock = threading.Lock()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
         self.bad_steps = []
 
     def on_train_batch_end(self, batch, logs=None):
@@ -581,7 +575,7 @@ def build_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """The callbacks of every run: divergence guard, backup, history, checkpoint, TensorBoard,
     early stopping, and the `train.stop_at` target."""
-    target = parse_stop_at(config.stop_at) if config.stop_at is not None else None
+    target = config.target
     return [
         StopOnNonFiniteLoss(steps),
         # History before the backup: a resume drops history epochs past its backup, so a

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from pipelines import io
-from pipelines.config import ConfigError, TrainConfig, load_config, parse_stop_at
+from pipelines.config import ConfigError, TrainConfig, load_config
 from pipelines.data import load_dataset
 from pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_backup
 from pipelines.strategy import StrategyInfo, split_cpu
@@ -124,7 +124,7 @@ def test_stopping_at_the_target_keeps_its_weights_not_the_best_val_loss_ones():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     config = TrainConfig(patience=5, stop_at="val_accuracy >= 0.9")
     callbacks = keras.callbacks.CallbackList(
-        [*early_stopping(config, verbose=0), StopAtTarget(parse_stop_at(config.stop_at))],
+        [*early_stopping(config, verbose=0), StopAtTarget(config.target)],
         model=model,
     )
     callbacks.on_train_begin()
