@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 
 import numpy as np
+import requests
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -15,6 +17,8 @@ from pipelines.data.text import fit_text_schema, text_spec, token_counts, trunca
 from pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
+# Seconds to wait for a download host to answer before calling it unreachable.
+_REACH_TIMEOUT_S = 5
 _FEATURE_KINDS = {
     tfds.features.Image: "image",
     tfds.features.Text: "text",
@@ -41,9 +45,13 @@ def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | No
 
     Returns:
         The dataset; its splits stream from tfds's files.
+
+    Raises:
+        DataError: when the dataset is not prepared in the data dir and cannot
+            be downloaded (offline), or cannot be used by the task.
     """
     builder = _builder(name, config.tfds_data_dir)
-    builder.download_and_prepare()
+    _prepare(builder, name)
     info = builder.info
     if not info.supervised_keys:
         raise DataError(f"The tfds dataset '{name}' has no supervised (input, label) keys.")
@@ -151,6 +159,99 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
             f"TensorFlow Datasets has no dataset named '{base}'. See `tfds.list_builders()`."
             + closest_hint(base, tfds.list_builders())
         ) from None
+
+
+def _prepare(builder: tfds.core.DatasetBuilder, name: str) -> None:
+    """Downloads and prepares the dataset unless it is prepared; fails fast when offline.
+
+    tfds retries a failed connection ten times with exponential backoff, about
+    3.5 minutes, before it raises. So, just before tfds generates the dataset
+    (never when it is already prepared, nor under `tfds.testing.mock_data`), one
+    request without retries goes to each host the dataset downloads from.
+
+    Args:
+        builder: the dataset's builder.
+        name: the tfds name, for messages.
+
+    Raises:
+        DataError: when the dataset is not prepared and its files cannot be downloaded.
+    """
+    generate = builder._download_and_prepare
+
+    def generate_if_reachable(**kwargs):
+        _check_reachable(builder)
+        return generate(**kwargs)
+
+    # An attribute of this builder only: tfds's class and other builders are untouched.
+    builder._download_and_prepare = generate_if_reachable
+    try:
+        builder.download_and_prepare()
+    except (requests.RequestException, tfds.download.DownloadError) as error:
+        raise DataError(_not_prepared_message(builder, name, _download_failure(error))) from None
+
+
+def _check_reachable(builder: tfds.core.DatasetBuilder) -> None:
+    """Sends one request, without retries, to each HTTP host of the dataset's known URLs.
+
+    The URLs are those of the dataset's checksums file (most tfds datasets have
+    one); a dataset without it is left to tfds's own retries. `requests` is what
+    tfds downloads with, so proxies and CA bundles from the environment apply.
+
+    Args:
+        builder: the dataset's builder.
+
+    Raises:
+        requests.RequestException: when a host cannot be reached.
+    """
+    by_host = {}
+    for url in builder.url_infos or {}:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            by_host.setdefault(parts.netloc, url)
+    for url in by_host.values():
+        # Any HTTP answer proves the host reachable (some refuse HEAD): no status check.
+        requests.head(url, timeout=_REACH_TIMEOUT_S, allow_redirects=False)
+
+
+def _download_failure(error: Exception) -> str:
+    """Says in a few words why a download failed: the host (or the proxy) and the reason."""
+    if isinstance(error, tfds.download.DownloadError):
+        return str(error)
+    request = getattr(error, "request", None)
+    host = urllib.parse.urlsplit(request.url).netloc if request is not None else None
+    where = "the proxy" if isinstance(error, requests.exceptions.ProxyError) else host
+    if isinstance(error, requests.exceptions.Timeout):
+        reason = f"no answer within {_REACH_TIMEOUT_S} s"
+    else:
+        innermost = _innermost(error)
+        reason = getattr(innermost, "strerror", None) or str(innermost)
+    return f"{where}: {reason}" if where else reason
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The root of an exception chain (urllib3 keeps the cause of its retries in `reason`)."""
+    seen = {id(error)}
+    while True:
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = error.__cause__ or error.__context__
+        if inner is None or id(inner) in seen:
+            return error
+        seen.add(id(inner))
+        error = inner
+
+
+def _not_prepared_message(builder: tfds.core.DatasetBuilder, name: str, failure: str) -> str:
+    """One line: what is missing where, why it could not be downloaded, and where to put it."""
+    data_dir = builder.data_dir_root
+    folder = builder.name
+    failure = " ".join(failure.split())  # One line, whatever the exception held.
+    return (
+        f"The tfds dataset '{name}' is not prepared in {data_dir} and could not be downloaded "
+        f"({failure}). On a machine with network, run `tfds build {name} --data_dir DIR`, then "
+        f"copy DIR/{folder}/ into {data_dir} or set data.tfds_data_dir to a directory that holds "
+        f"{folder}/."
+    )
 
 
 def _read_labels(builder: tfds.core.DatasetBuilder, split: str, input_key: str) -> np.ndarray:
