@@ -93,9 +93,13 @@ def _draw_spectrogram(axis, spectrogram: np.ndarray, heat: np.ndarray | None = N
 
 
 def _displayable(image: np.ndarray) -> np.ndarray:
-    """Model-ready pixels (0..255 floats) as an image matplotlib draws (2-D if grayscale)."""
+    """Model-ready pixels (0..255 floats) as an image matplotlib draws (2-D if grayscale).
+
+    An alpha channel (`data.image.alpha: channel`) is drawn as matplotlib draws
+    RGBA; gray + alpha shows the gray channel (matplotlib has no gray + alpha).
+    """
     image = np.clip(image / 255.0, 0.0, 1.0)
-    return image[..., 0] if image.shape[-1] == 1 else image
+    return image[..., 0] if image.shape[-1] <= 2 else image
 
 
 def importance_bar_png(importance: Mapping[str, Any]) -> bytes | None:

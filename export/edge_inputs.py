@@ -2,9 +2,9 @@
 
 Imports only numpy, the standard library, Pillow (for image files) and scipy
 (for audio files): never TensorFlow or pandas, so it runs where the LiteRT
-runtime runs. It mirrors the training pipeline's preprocessing
-(`ImageClassification.preprocess`, `TabularEncoder.features`, the audio
-folder loader); tests check both give the same model inputs.
+runtime runs. It mirrors the training pipeline's preprocessing (the image
+folder loader and `ImageClassification.preprocess`, `TabularEncoder.features`,
+the audio folder loader); tests check both give the same model inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from export.image_io import ImageError, ImageSchema, convert_pixels, read_native
 
 # pandas' default missing-value markers: a raw CSV field equal to one of these
 # was missing when the encoder was fitted, so it is missing here too.
@@ -49,29 +51,42 @@ class EdgeInputError(ValueError):
 
 
 def load_image(path: Path, image: Mapping[str, Any]) -> np.ndarray:
-    """Reads an image file as the model's float input.
+    """Reads an image file as the model's float input, converted as the training data was.
 
     Args:
         path: a PNG, JPEG, BMP or GIF file.
-        image: the `input` section of `preprocessing.json` (height, width, channels).
+        image: the `input` section of `preprocessing.json` (height, width, channels
+            and the conversion's settings; see `ImageSchema.from_json`).
 
     Returns:
         `(height, width, channels)` float32 pixel values in 0..255.
-    """
-    from PIL import Image, UnidentifiedImageError  # Only image bundles need Pillow.
 
+    Raises:
+        EdgeInputError: for a file that is not a readable image.
+    """
     try:
-        with Image.open(path) as opened:
-            converted = opened.convert("L" if image["channels"] == 1 else "RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise EdgeInputError(f"'{path}' is not a readable image ({error}).") from None
-    size = (image["width"], image["height"])
-    if converted.size != size:
-        # The training pipeline resizes bilinearly without antialiasing; Pillow's
-        # bilinear is close but not bit-identical: see the bundle's README note.
-        converted = converted.resize(size, Image.Resampling.BILINEAR)
-    pixels = np.asarray(converted, dtype=np.float32)
-    return pixels.reshape(image["height"], image["width"], image["channels"])
+        schema = ImageSchema.from_json(image)
+        pixels = convert_pixels(read_native(path, schema), image["channels"], schema)
+    except ImageError as error:
+        raise EdgeInputError(str(error)) from None
+    if pixels.shape[:2] != (image["height"], image["width"]):
+        pixels = _resize(pixels, image["height"], image["width"])
+    return pixels
+
+
+def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resizes float pixels channel by channel with Pillow's bilinear filter.
+
+    The training pipeline resizes bilinearly without antialiasing; Pillow's
+    bilinear is close but not bit-identical: see the bundle's README note.
+    """
+    from PIL import Image
+
+    channels = (
+        Image.fromarray(np.ascontiguousarray(pixels[..., c])) for c in range(pixels.shape[-1])
+    )
+    resized = [np.asarray(c.resize((width, height), Image.Resampling.BILINEAR)) for c in channels]
+    return np.stack(resized, axis=-1).astype(np.float32)
 
 
 def load_audio(path: Path, audio: Mapping[str, Any]) -> np.ndarray:

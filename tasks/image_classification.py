@@ -21,6 +21,7 @@ import pandas as pd
 import tensorflow as tf
 from keras import layers
 
+from export.image_io import ImageSchema
 from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
@@ -28,6 +29,14 @@ from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
 MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.
+COLORS = {1: "grayscale", 2: "grayscale+alpha", 3: "rgb", 4: "rgba"}
+CONVERSION = (
+    "decode to the file's own channels as float 0..255 (16-bit samples / sixteen_bit_divisor); "
+    "expand to RGBA (gray repeated, missing alpha 255); alpha composite: "
+    "rgb * a + background * (1 - a) with a = alpha / 255; alpha channel: alpha is the last "
+    "channel; alpha drop: rgb; one color channel: gray images keep gray, others take "
+    "luma_weights . rgb; three: rgb (see export/image_io.py)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +165,12 @@ def build_mobilenet_v3_small(options: MobileNetV3SmallOptions, spec: DataSpec) -
     repeated to three channels with a (serializable) Concatenate layer.
     """
     height, width = resolve_image_size(options, spec)
+    if spec.example_shape[-1] not in (1, 3):
+        raise ConfigError(
+            "mobilenet_v3_small takes grayscale or RGB images; these have "
+            f"{spec.example_shape[-1]} channels (alpha kept by data.image.alpha: channel). "
+            "Use model.name: small_cnn, or data.image.alpha: composite."
+        )
     inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
     x = inputs
     if spec.example_shape[-1] == 1:
@@ -220,14 +235,24 @@ class ImageClassification(ClassificationTask):
         return image, tf.cast(y, tf.int32)
 
     def edge_input(self) -> dict[str, Any]:
-        """An image file, decoded to 0..255 pixels and resized bilinearly; the model rescales."""
+        """An image file, decoded and converted as in training, resized bilinearly.
+
+        The conversion's settings (alpha handling, background, luma weights,
+        16-bit scaling) are the dataset's `ImageSchema`; data without one
+        (arrays, tfds) gets the defaults, which leave 8-bit opaque images as they are.
+        """
         height, width = self.input_size()
+        schema = self.spec.schema if isinstance(self.spec.schema, ImageSchema) else ImageSchema()
+        channels = int(self.spec.example_shape[-1])
         return {
             "kind": "image",
             "height": height,
             "width": width,
-            "channels": int(self.spec.example_shape[-1]),
-            "color": "grayscale" if self.spec.example_shape[-1] == 1 else "rgb",
+            "channels": channels,
+            "color": COLORS[channels],
+            "formats": "PNG (1- to 16-bit), JPEG, GIF (first frame), BMP (8-, 24-, 32-bit)",
+            **schema.to_json(),
+            "conversion": CONVERSION,
             "value_range": [0.0, 255.0],
             "resize": "bilinear",
             "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",

@@ -76,7 +76,9 @@ def load_dataset(
     if scheme == "folder":
         from pipelines.data.folder import load_image_folder
 
-        return load_image_folder(config.uri, rest, *fractions, seed, config.skip_corrupt)
+        return load_image_folder(
+            config.uri, rest, *fractions, seed, config.skip_corrupt, config.image
+        )
     if scheme == "tfds":
         from pipelines.data.tfds_source import load_tfds
 

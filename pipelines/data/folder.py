@@ -1,4 +1,4 @@
-"""`folder:PATH`: one sub-folder per class of PNG/JPEG images, streamed from disk."""
+"""`folder:PATH`: one sub-folder per class of PNG/JPEG/BMP/GIF images, streamed from disk."""
 
 from __future__ import annotations
 
@@ -6,13 +6,23 @@ import collections
 import hashlib
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+from export.image_io import IMAGE_SUFFIXES, ImageSchema
+from pipelines.config import ImageConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from pipelines.data.images import (
+    decode_image_file,
+    decode_native,
+    is_sixteen_bit,
+    is_transparent,
+    stays_gray,
+)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGES = "PNG/JPEG images or BMP/GIF files"
 _MAX_NAMED = 10
 
 logger = logging.getLogger(__name__)
@@ -25,13 +35,15 @@ def load_image_folder(
     test_fraction: float,
     seed: int,
     skip_corrupt: bool,
+    image: ImageConfig,
 ) -> Dataset:
     """Indexes a folder of class sub-folders and makes streamed, stratified splits.
 
     Every file is decoded once up front, with the same TensorFlow decoder the
     training pipeline uses, so a corrupt file is found (and named) before
-    training rather than halfway through an epoch. Only the file list, the
-    labels and the image sizes stay in memory.
+    training rather than halfway through an epoch, and the model's channels
+    follow from every image's (see `model_channels`). Only the file list, the
+    labels and what the scan found per file stay in memory.
 
     Args:
         uri: the dataset URI, for messages.
@@ -40,15 +52,18 @@ def load_image_folder(
         test_fraction: fraction held out for testing.
         seed: seeds the split.
         skip_corrupt: skip undecodable files with a warning instead of failing.
+        image: how images with transparency become pixels.
 
     Returns:
-        The dataset; its splits decode images on the fly.
+        The dataset; its splits decode images on the fly, and its spec's
+        schema is the `ImageSchema` the edge bundle records.
     """
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root)
-    notes = ignored_note(ignored, root, "PNG/JPEG")
+    notes = ignored_note(ignored, root, "PNG/JPEG/BMP/GIF")
     logger.info("Checking %d images in %s", len(files), root)
-    shapes, file_hashes, corrupt = scan_images(files)
+    schema = ImageSchema(alpha=image.alpha, background=image.background_rgb)
+    scanned, corrupt = scan_images(files, schema)
     if corrupt:
         corrupt_names = name_some([files[i] for i in corrupt], root)
         if not skip_corrupt:
@@ -61,29 +76,35 @@ def load_image_folder(
         keep = np.setdiff1d(np.arange(len(files)), corrupt)
         files, labels = [files[i] for i in keep], labels[keep]
         _check_no_empty_class(class_names, labels, root, after="after skipping corrupt files")
-    channels = 1 if all(shape[2] == 1 for shape in shapes.values()) else 3
-    (height, width), _ = collections.Counter(shape[:2] for shape in shapes.values()).most_common(1)[
-        0
-    ]
+    facts = [scanned[file] for file in files]
+    channels = model_channels(facts, schema)
+    notes.extend(pixel_notes(facts, channels, image))
+    sizes = collections.Counter(fact.shape[:2] for fact in facts)
+    (height, width), _ = sizes.most_common(1)[0]
     train, val, test = split_indices(labels, (val_fraction, test_fraction), seed, class_names)
     fingerprint = hashlib.sha256()
     for file, label in zip(files, labels, strict=True):
-        fingerprint.update(f"{file.relative_to(root)}\0{label}\0{file_hashes[file]}\n".encode())
+        fingerprint.update(f"{file.relative_to(root)}\0{label}\0{scanned[file].hash}\n".encode())
+    spec = DataSpec(
+        kind="image",
+        class_names=class_names,
+        example_shape=(height, width, channels),
+        schema=schema,
+    )
+    exact = whole_values(facts, schema)
     return Dataset(
         uri=uri,
-        spec=DataSpec(
-            kind="image", class_names=class_names, example_shape=(height, width, channels)
-        ),
-        train=_file_split(files, labels, train, channels),
-        val=_file_split(files, labels, val, channels),
-        test=_file_split(files, labels, test, channels),
+        spec=spec,
+        train=_file_split(files, labels, train, spec, exact),
+        val=_file_split(files, labels, val, spec, exact),
+        test=_file_split(files, labels, test, spec, exact),
         fingerprint=fingerprint.hexdigest(),
         notes=tuple(notes),
     )
 
 
 def index_class_folders(
-    root: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES, what: str = "PNG/JPEG images"
+    root: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES, what: str = IMAGES
 ) -> tuple[tuple[str, ...], list[Path], np.ndarray, list[Path]]:
     """Lists the data files under each class sub-folder, in a fixed order.
 
@@ -135,26 +156,49 @@ def index_class_folders(
     return class_names, files, labels, ignored
 
 
-def scan_images(
-    files: list[Path],
-) -> tuple[dict[Path, tuple[int, int, int]], dict[Path, int], list[int]]:
-    """Decodes every file once, in parallel, to find sizes, content hashes and corrupt files.
+class ImageFacts(NamedTuple):
+    """What the scan found about one image file.
+
+    Attributes:
+        shape: `(height, width, native channels)`: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
+        hash: a 62-bit hash of the file's bytes.
+        transparent: whether some pixel has alpha below 255.
+        sixteen_bit: whether it is a 16-bit PNG.
+        gray: whether it is still gray after the alpha handling (`ImageSchema.stays_gray`).
+    """
+
+    shape: tuple[int, int, int]
+    hash: int
+    transparent: bool
+    sixteen_bit: bool
+    gray: bool
+
+
+def scan_images(files: list[Path], schema: ImageSchema) -> tuple[dict[Path, ImageFacts], list[int]]:
+    """Decodes every file once, in parallel, to find what each holds and which are corrupt.
 
     A file whose decode fails is dropped from the stream by `ignore_errors`;
     the indices missing from the output are the corrupt files.
 
     Args:
         files: the image files.
+        schema: the alpha handling (it decides which images stay gray).
 
     Returns:
-        Shape `(height, width, channels)` and a 62-bit content hash per
-        decodable file, and the indices of the files that failed to decode.
+        The facts of every decodable file, and the indices of the files that failed to decode.
     """
 
     def inspect(index, path):
         contents = tf.io.read_file(path)
-        image = tf.io.decode_image(contents, expand_animations=False)
-        return index, tf.shape(image), tf.strings.to_hash_bucket_fast(contents, 2**62)
+        native = decode_native(contents, schema)
+        return (
+            index,
+            tf.shape(native),
+            tf.strings.to_hash_bucket_fast(contents, 2**62),
+            is_transparent(native),
+            is_sixteen_bit(contents),
+            stays_gray(native, schema),
+        )
 
     scan = (
         tf.data.Dataset.from_tensor_slices([str(f) for f in files])
@@ -163,36 +207,102 @@ def scan_images(
         .ignore_errors()
         .batch(256)
     )
-    shapes, hashes, seen = {}, {}, set()
-    for indices, batch_shapes, batch_hashes in scan.as_numpy_iterator():
-        for index, shape, content_hash in zip(indices, batch_shapes, batch_hashes, strict=True):
-            shapes[files[index]] = tuple(int(s) for s in shape)
-            hashes[files[index]] = int(content_hash)
-            seen.add(int(index))
-    corrupt = [i for i in range(len(files)) if i not in seen]
-    return shapes, hashes, corrupt
+    scanned = {}
+    for indices, *columns in scan.as_numpy_iterator():
+        for index, shape, content_hash, transparent, sixteen, gray in zip(
+            indices, *columns, strict=True
+        ):
+            scanned[files[index]] = ImageFacts(
+                tuple(int(s) for s in shape),
+                int(content_hash),
+                bool(transparent),
+                bool(sixteen),
+                bool(gray),
+            )
+    corrupt = [i for i, file in enumerate(files) if file not in scanned]
+    return scanned, corrupt
 
 
-def decode_image_file(path: tf.Tensor, channels: int) -> tf.Tensor:
-    """Reads and decodes one PNG/JPEG file to a uint8 `(height, width, channels)` tensor."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-    image.set_shape([None, None, channels])
-    return image
+def model_channels(facts: list[ImageFacts], schema: ImageSchema) -> int:
+    """The model's input channels for a folder of images.
+
+    One color channel when every image is still gray after the alpha handling
+    (gray, or gray + alpha composited over a gray background), else three (RGB);
+    with `alpha: channel`, one more for alpha when some image has transparency.
+    """
+    color = 1 if all(fact.gray for fact in facts) else 3
+    alpha = schema.alpha == "channel" and any(fact.transparent for fact in facts)
+    return color + alpha
 
 
-def _file_split(files: list[Path], labels: np.ndarray, indices: np.ndarray, channels: int) -> Split:
+def whole_values(facts: list[ImageFacts], schema: ImageSchema) -> bool:
+    """Whether every pixel the folder gives is a whole 8-bit value.
+
+    16-bit samples and composited alpha give fractions; luma cannot occur
+    (a one-channel model means every image stays gray).
+    """
+    composited = schema.alpha == "composite" and any(fact.transparent for fact in facts)
+    return not composited and not any(fact.sixteen_bit for fact in facts)
+
+
+def pixel_notes(facts: list[ImageFacts], channels: int, image: ImageConfig) -> list[str]:
+    """What decoding did to the pixels, for the data notes."""
+    notes = []
+    transparent = sum(fact.transparent for fact in facts)
+    if transparent and image.alpha == "composite":
+        notes.append(
+            f"{transparent} of {len(facts)} images have transparency: composited over "
+            f"{_color_words(image.background_rgb)} (data.image.alpha: composite)."
+        )
+    elif transparent:
+        notes.append(
+            f"{transparent} of {len(facts)} images have transparency: alpha is kept as the last "
+            f"of the model's {channels} channels (data.image.alpha: channel)."
+        )
+    elif image.alpha == "channel":
+        notes.append("No image has transparency, so data.image.alpha: channel adds no channel.")
+    sixteen_bit = sum(fact.sixteen_bit for fact in facts)
+    if sixteen_bit:
+        notes.append(
+            f"{sixteen_bit} image(s) are 16-bit PNGs: their samples are scaled to 0..255 "
+            "(value / 257)."
+        )
+    return notes
+
+
+def _color_words(rgb: tuple[float, float, float]) -> str:
+    """Names a background: `white`, `black`, `gray level 128` or `[255, 0, 0]`."""
+    names = {(255.0,) * 3: "white", (0.0,) * 3: "black"}
+    if tuple(rgb) in names:
+        return names[tuple(rgb)]
+    if len(set(rgb)) == 1:
+        return f"gray level {rgb[0]:g}"
+    return f"[{', '.join(f'{v:g}' for v in rgb)}]"
+
+
+def _file_split(
+    files: list[Path], labels: np.ndarray, indices: np.ndarray, spec: DataSpec, exact: bool
+) -> Split:
+    """A split that decodes its files on the fly.
+
+    Pixels are floats (16-bit samples and alpha give fractions); a folder
+    whose pixels are all whole 8-bit values is served as uint8, as the
+    decoders give it (a quarter of the bytes per batch).
+    """
     paths = np.asarray([str(files[i]) for i in indices])
     split_labels = labels[indices]
+    channels, schema = spec.example_shape[-1], spec.schema
+    dtype = tf.uint8 if exact else tf.float32
+
+    def decode(path, label):
+        return tf.cast(decode_image_file(path, channels, schema), dtype), label
 
     def make_dataset(shuffle_seed: int | None = None) -> tf.data.Dataset:
         dataset = tf.data.Dataset.from_tensor_slices((paths, split_labels))
         if shuffle_seed is not None:
             # Shuffling file names before decoding keeps the buffer small.
             dataset = dataset.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
-        return dataset.map(
-            lambda path, label: (decode_image_file(path, channels), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
 
     return Split(labels=split_labels, make_dataset=make_dataset, in_memory=False)
 
@@ -202,7 +312,7 @@ def _check_no_empty_class(
     labels: np.ndarray,
     root: Path,
     after: str,
-    what: str = "PNG/JPEG images",
+    what: str = IMAGES,
 ) -> None:
     counts = np.bincount(labels, minlength=len(class_names))
     empty = [name for name, count in zip(class_names, counts, strict=True) if count == 0]

@@ -4,10 +4,12 @@ import logging
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from pipelines.config import DataConfig
+from pipelines.config import ConfigError, DataConfig, ImageConfig, parse_section
 from pipelines.data import DataError, load_dataset
 from tests.conftest import class_pattern, write_image
+from tests.image_files import ICON_COLOR, RGB, alpha_icon, write_case, write_png
 
 
 def load(root, **options):
@@ -126,3 +128,117 @@ def test_all_files_of_a_class_corrupt_is_an_empty_class(image_folder):
         file.write_bytes(b"junk")
     with pytest.raises(DataError, match=r"\['b'\].*after skipping corrupt files"):
         load(root, skip_corrupt=True)
+
+
+def write_icons(root, size=12, per_class=6, classes=("disk", "frame", "plus")):
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(classes):
+        for i in range(per_class):
+            Image.fromarray(alpha_icon(label, size, rng)).save(root / name / f"{i}.png")
+    return root
+
+
+def decoded(split):
+    return np.stack([x for x, _ in split.make_dataset().as_numpy_iterator()])
+
+
+def test_alpha_is_composited_over_white_and_counted(tmp_path):
+    for name in ("disk", "frame", "plus"):
+        (tmp_path / name).mkdir()
+    root = write_icons(tmp_path)
+    Image.fromarray(np.full((12, 12, 3), 7, np.uint8)).save(root / "disk" / "opaque.png")
+    dataset = load(root)
+    assert dataset.spec.example_shape == (12, 12, 3)
+    assert any(
+        "18 of 19 images have transparency: composited over white (data.image.alpha: composite)"
+        in note
+        for note in dataset.notes
+    ), dataset.notes
+    pixels = decoded(dataset.train)
+    assert pixels.dtype == np.float32
+    # Every pixel lies between the icon's color (opaque) and white (transparent), and both occur.
+    for channel, color in enumerate(ICON_COLOR):
+        values = pixels[..., channel][pixels[..., 1] != 7]
+        assert values.min() == color and values.max() > 250
+    # The classes' flat RGB alone is one image: only composited alpha tells them apart.
+    assert len({x.tobytes() for x in pixels}) == len(pixels)
+
+
+def test_alpha_channel_keeps_alpha_as_a_fourth_channel(tmp_path):
+    for name in ("disk", "frame", "plus"):
+        (tmp_path / name).mkdir()
+    root = write_icons(tmp_path)
+    dataset = load(root, image=ImageConfig(alpha="channel"))
+    assert dataset.spec.example_shape == (12, 12, 4)
+    assert any("alpha is kept as the last of the model's 4 channels" in n for n in dataset.notes)
+    pixels = decoded(dataset.test)
+    assert pixels.dtype == np.uint8  # No compositing: whole values, as decoded.
+    assert (pixels[..., :3] == ICON_COLOR).all() and pixels[..., 3].max() == 255
+
+
+@pytest.mark.parametrize(
+    ("image", "channels"),
+    [
+        (ImageConfig(), 1),  # White is a gray: gray + alpha stays gray.
+        (ImageConfig(background=128), 1),
+        (ImageConfig(background=[255, 0, 0]), 3),  # Composited over red, gray icons turn red.
+        (ImageConfig(alpha="channel"), 2),
+    ],
+)
+def test_gray_with_alpha_stays_one_channel_unless_the_background_is_a_color(
+    tmp_path, image, channels
+):
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["a", "b"]):
+        for i in range(4):
+            gray = class_pattern(label, 8, rng)[..., 0]
+            alpha = np.where(gray > 200, 255, 0).astype(np.uint8)
+            write_image(tmp_path / name / f"{i}.png", np.stack([gray, alpha], -1))
+    assert load(tmp_path, image=image).spec.example_shape == (8, 8, channels)
+
+
+def test_alpha_channel_without_transparency_adds_no_channel(image_folder):
+    dataset = load(image_folder(), image=ImageConfig(alpha="channel"))
+    assert dataset.spec.example_shape == (16, 16, 3)
+    assert "No image has transparency, so data.image.alpha: channel adds no channel." in (
+        dataset.notes
+    )
+
+
+def test_bmp_gif_and_sixteen_bit_png_are_read_and_counted(tmp_path):
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["a", "b"]):
+        for i in range(3):
+            rgb = class_pattern(label, 8, rng)
+            write_image(tmp_path / name / f"{i}.bmp", rgb)
+            write_image(tmp_path / name / f"{i}.gif", rgb)
+            write_png(tmp_path / name / f"{i}.png", rgb.astype(np.uint16) * 257 + 100, 16, RGB)
+    dataset = load(tmp_path)
+    assert sum(dataset.split_sizes().values()) == 18 and dataset.spec.example_shape == (8, 8, 3)
+    assert "6 image(s) are 16-bit PNGs: their samples are scaled to 0..255 (value / 257)." in (
+        dataset.notes
+    )
+    sixteen_bit = [x for x in decoded(dataset.train) if not np.allclose(x, np.round(x))]
+    assert sixteen_bit and all(np.abs(x * 257 % 257 - 100).max() < 1e-2 for x in sixteen_bit)
+
+
+def test_a_bmp_tensorflow_would_misread_is_named(image_folder):
+    root = image_folder()
+    write_case(root / "square", "bmp_rle8")
+    with pytest.raises(DataError, match=r"1 image file\(s\).*square/bmp_rle8.bmp"):
+        load(root)
+
+
+def test_image_config_reads_three_background_forms_and_names_the_others():
+    assert ImageConfig().background_rgb == (255.0, 255.0, 255.0)
+    assert ImageConfig(background="Black").background_rgb == (0.0, 0.0, 0.0)
+    assert ImageConfig(background=200).background_rgb == (200.0, 200.0, 200.0)
+    assert ImageConfig(background=[255, 0, 0.5]).background == (255, 0, 0.5)
+    for bad, hint in [("whit", "Did you mean 'white'"), (300, ""), ([1, 2], ""), (True, "")]:
+        with pytest.raises(ConfigError, match=r"data.image.background must be a color name"):
+            ImageConfig(background=bad)
+        if hint:
+            with pytest.raises(ConfigError, match=hint):
+                ImageConfig(background=bad)
+    with pytest.raises(ConfigError, match=r"'data.image.alpha' option must be one of"):
+        parse_section(DataConfig, {"uri": "folder:x", "image": {"alpha": "keep"}}, "data")
