@@ -8,15 +8,19 @@ from pathlib import Path
 
 import jinja2
 import matplotlib
+import yaml
 
 matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt
 import numpy as np
 
 from pipelines import io
+from pipelines.config import DATA_SECTION_KINDS
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
+# The edge bundle's spec (export.run.PREPROCESSING_FILE; not imported: export pulls in TensorFlow).
+BUNDLE_SPEC_FILE = "preprocessing.json"
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -59,6 +63,10 @@ def write_report(run_dir: str | Path) -> Path:
     for name, png in plots.items():
         if png is not None:
             io.write_bytes(run_dir / PLOTS_DIR / f"{name}.png", png)
+    config_yaml, hidden_sections = used_config(
+        config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
+        metrics.get("data_kind"),
+    )
     html = (
         _environment()
         .get_template("report.html.j2")
@@ -68,16 +76,95 @@ def write_report(run_dir: str | Path) -> Path:
             manifest=manifest,
             comparison=comparison,
             export=export,
+            edge_default=edge_default(run_dir, export),
             explain=explain,
+            explain_outcomes=explain_outcomes(explain),
             explain_plots=_explain_plots(run_dir, explain),
             history=history,
-            config_yaml=config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
+            config_yaml=config_yaml,
+            hidden_sections=hidden_sections,
             plots={
                 name: base64.b64encode(png).decode("ascii") for name, png in plots.items() if png
             },
         )
     )
     return io.write_text(run_dir / REPORT_FILE, html)
+
+
+def edge_default(run_dir: Path, export: dict | None) -> dict | None:
+    """The export variant the edge bundle runs when none is named: its `default_variant`.
+
+    The export stage records it in the bundle's spec (the smallest variant
+    that passed its gate, or the smallest of all when none passed), which is
+    what a device reads, so the report reads it there too.
+
+    Args:
+        run_dir: the run directory.
+        export: `export.json`, or None when the run exported nothing.
+
+    Returns:
+        That variant's entry in `export.json`, or None without an export or
+        a bundle spec.
+    """
+    if not export:
+        return None
+    spec_file = run_dir / export["bundle"] / BUNDLE_SPEC_FILE
+    if not spec_file.is_file():
+        return None
+    name = io.read_json(spec_file).get("default_variant")
+    return next((variant for variant in export["variants"] if variant["name"] == name), None)
+
+
+def explain_outcomes(explain: dict | None) -> dict[str, list[str]]:
+    """The explanation methods by outcome of their sanity checks.
+
+    Args:
+        explain: `explain.json`, or None when the run explained nothing.
+
+    Returns:
+        Method names under `passed` (every check passed or was only reported),
+        `failed` (at least one check failed) and `skipped` (did not run), each
+        in the stage's order.
+    """
+    outcomes: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
+    for method in explain["methods"] if explain else []:
+        if "skipped" in method:
+            outcome = "skipped"
+        elif any(check.get("passed") is False for check in method["checks"].values()):
+            outcome = "failed"  # `passed: None` is a reported, not promised, value.
+        else:
+            outcome = "passed"
+        outcomes[outcome].append(method["name"])
+    return outcomes
+
+
+def used_config(config_yaml: str, data_kind: str | None) -> tuple[str, list[str]]:
+    """The resolved config without the `data` sections for other kinds of data.
+
+    Every section is written out in `config.yaml` (all defaults resolved), so
+    an image run's would show text tokenizer and speech synthesis settings
+    that it never read.
+
+    Args:
+        config_yaml: the run's `config.yaml`.
+        data_kind: the run's kind of data (`metrics.json` `data_kind`); None
+            (a run from before it was recorded) keeps every section.
+
+    Returns:
+        The YAML to show (the file as it is when nothing is left out) and the
+        dotted names of the sections left out.
+    """
+    if data_kind is None or not config_yaml:
+        return config_yaml, []
+    config = yaml.safe_load(config_yaml)
+    data = config.get("data") if isinstance(config, dict) else None
+    if not isinstance(data, dict):
+        return config_yaml, []
+    hidden = [name for name in data if DATA_SECTION_KINDS.get(name, data_kind) != data_kind]
+    if not hidden:
+        return config_yaml, []
+    config["data"] = {key: value for key, value in data.items() if key not in hidden}
+    return yaml.safe_dump(config, sort_keys=False), [f"data.{name}" for name in hidden]
 
 
 def _explain_plots(run_dir: Path, explain: dict | None) -> dict[str, str]:
@@ -102,7 +189,29 @@ def _environment() -> jinja2.Environment:
     environment.filters["fmt"] = _format_number
     environment.filters["sci"] = _format_scientific
     environment.filters["shaded"] = shaded_units
+    environment.filters["size"] = format_size
     return environment
+
+
+def format_size(size_bytes: int | None) -> str:
+    """A size for people: `277 B`, `19.4 KB`, `17.6 MB`, `1.2 GB` (powers of 1,000).
+
+    Args:
+        size_bytes: a size in bytes, or None.
+
+    Returns:
+        The size with three significant digits at most, or `n/a`.
+    """
+    if size_bytes is None:
+        return "n/a"
+    value, unit = float(size_bytes), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 999.5 or unit == "GB":  # 999.5 KB would round to "1e+03 KB".
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(size_bytes)} B"
+    return f"{value:.3g} {unit}" if value < 999.5 else f"{value:,.0f} {unit}"
 
 
 def shaded_units(units: list[list]) -> list[tuple[str, str]]:

@@ -4,9 +4,13 @@ import base64
 import re
 
 import pytest
+import yaml
+from markupsafe import escape
 
 from pipelines import io
-from pipelines.report import write_report
+from pipelines.config import dump_config, load_config
+from pipelines.report import format_size, used_config, write_report
+from tests.conftest import REPO
 
 EVIL = "<script>alert('x')</script>"
 
@@ -165,3 +169,169 @@ def test_report_states_each_explanation_check_and_escapes_what_it_shows(tmp_path
     assert "completeness 3.00e-02" in html and "0.0300 (128)" in html and "12.30" in html
     assert "grad_cam did not run" in html and "<script>" not in html
     assert html.count("data:image/png;base64,") == 3  # The two run plots and the one PNG found.
+
+
+def export_variant(name, size_bytes, passed, failures=()):
+    """One `export.json` variant entry as the export stage writes it."""
+    return {
+        "name": name,
+        "size_bytes": size_bytes,
+        "size_ratio": size_bytes / 19444,
+        "builtin_ops_only": True,
+        "agreement": 1.0 if passed else 0.6,
+        "max_abs_diff": 1e-3,
+        "metrics": {"accuracy": 0.75},
+        "latency_ms_median": 0.0123,
+        "latency_ms_p90": 0.02,
+        "throughput_per_second": 1e5,
+        "passed": passed,
+        "failures": list(failures),
+        "kept_float": [],
+        "layer_errors": [],
+    }
+
+
+def write_all_stages(run_dir, default="float16"):
+    """baselines.json, explain.json, export.json and the bundle's spec of a run with every stage."""
+    verdict = f"The Keras small_cnn beats XGBoost, the best baseline ({EVIL}; p = 0.01)."
+    io.write_json(
+        run_dir / "baselines.json",
+        {
+            "primary_metric": "accuracy",
+            "higher_is_better": True,
+            "protocol": {"held_out": {}, "cv": None},
+            "models": [
+                {"name": "keras", "label": "Keras small_cnn", "metrics": {"accuracy": 0.75},
+                 "intervals": {"accuracy": [0.6, 0.9]}, "fit_seconds": 1.0,
+                 "predict_ms_per_1k": 2.0, "size_bytes": 86391},
+                {"name": "random_forest", "label": "Random forest", "metrics": {"accuracy": 0.5},
+                 "intervals": {"accuracy": [0.3, 0.7]}, "fit_seconds": 1.0,
+                 "predict_ms_per_1k": 2.0, "size_bytes": 17_634_570},
+            ],
+            "test": None,
+            "verdict": verdict,
+        },
+    )  # fmt: skip
+    checks = {
+        "additivity": {"value": 1e-7, "passed": True},
+        "randomization": {"value": 0.1, "threshold": 0.5, "passed": True, "randomized": "re-init"},
+        "deletion": {"value": 0.2, "auc": 0.2, "random_auc": 0.5, "passed": True},
+    }
+    failed = {**checks, "deletion": {**checks["deletion"], "passed": False}}
+    io.write_json(
+        run_dir / "explain.json",
+        {
+            "examples": {"count": 2, "test_rows": [0, 1]},
+            "methods": [
+                {"name": "keras_shap", "model": "keras", "algorithm": "deep",
+                 "seconds_per_example": 0.1, "checks": checks},
+                {"name": "saliency", "model": "keras", "algorithm": "saliency",
+                 "seconds_per_example": 0.1, "checks": failed},
+                {"name": "grad_cam", "model": "keras", "seconds_per_example": None, "checks": {},
+                 "skipped": "no convolution"},
+            ],
+            "plots": {},
+        },
+    )  # fmt: skip
+    variants = [
+        export_variant("float32", 19444, True),
+        export_variant("float16", 12200, True),
+        export_variant("int8", 9984, False, ["agreement 0.6000 < 0.98"]),
+    ]
+    io.write_json(
+        run_dir / "export.json",
+        {
+            "bundle": "export", "test_examples": 4, "calibration_examples": 10, "num_threads": 1,
+            "primary_metric": "accuracy",
+            "keras": {"metrics": {"accuracy": 0.75}, "size_bytes": 86391,
+                      "latency_ms_median": 1.0, "latency_ms_p90": 1.2},
+            "xgboost": None, "variants": variants, "all_passed": False,
+        },
+    )  # fmt: skip
+    # The export stage records the default (the smallest that passed) in the bundle only.
+    io.write_json(run_dir / "export" / "preprocessing.json", {"default_variant": default})
+    return verdict
+
+
+def summary_of(html):
+    """The report's summary block: the first thing after the title."""
+    return html[html.index('<dl class="summary"') : html.index("</dl>")]
+
+
+def test_summary_answers_the_four_questions_and_links_each_to_its_section(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    verdict = write_all_stages(tmp_path)
+    html = write_report(tmp_path).read_text()
+    summary = summary_of(html)
+    assert html.index(summary) < html.index("1. How good is the model?")
+    assert "Test accuracy <strong>0.7500</strong>" in summary and "0.6000\u20130.9000" in summary
+    assert escape(verdict) in summary  # As jinja escapes it. and "<script>" not in html
+    assert "Passed every check: keras_shap." in summary
+    assert "FAILED a check: saliency" in summary and "Did not run: grad_cam." in summary
+    # The bundle's default, with its size, latency and gate; not the smallest (int8 failed).
+    assert "<strong>float16</strong>, the edge bundle's default" in summary
+    assert "12.2 KB, 0.012 ms median latency, gate passed" in summary
+    assert "2 of 3 variants passed their gate" in summary
+    for anchor in ("quality", "baselines", "explain", "device"):
+        assert f'href="#{anchor}"' in summary and f'id="{anchor}"' in html
+    assert 'float16 <span class="tag"' in html  # The export table marks the default too.
+
+
+def test_summary_says_when_the_default_variant_failed_its_gate(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    write_all_stages(tmp_path, default="int8")
+    summary = summary_of(write_report(tmp_path).read_text())
+    assert "No variant passed its gate" in summary and "<strong>int8</strong>" in summary
+    assert "9.98 KB" in summary and "FAILED</span> (agreement 0.6000 &lt; 0.98)" in summary
+
+
+def test_summary_says_which_stages_did_not_run(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    summary = summary_of(write_report(tmp_path).read_text())
+    assert "Not compared: this run fitted no baselines." in summary
+    assert "Not explained: this run ran no explanation method." in summary
+    assert "Not exported: this run made no LiteRT variant." in summary
+    assert "href=" not in summary.split("1. How good?")[1]  # No link to a missing section.
+
+
+def test_report_sizes_are_human_readable(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    write_all_stages(tmp_path)
+    html = write_report(tmp_path).read_text()
+    assert ">17.6 MB</td>" in html and ">19.4 KB</td>" in html and ">86.4 KB</td>" in html
+    assert ">17634570<" not in html and ">19444<" not in html  # Exact bytes only on hover.
+    assert 'title="17634570 bytes"' in html
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(None, "n/a"), (277, "277 B"), (999, "999 B"), (1000, "1 KB"), (9984, "9.98 KB"),
+     (999_600, "1 MB"), (12_500_000, "12.5 MB"), (1.2e9, "1.2 GB"), (3.5e12, "3,500 GB")],
+)  # fmt: skip
+def test_format_size(size, text):
+    assert format_size(size) == text
+
+
+def test_resolved_config_shows_only_the_sections_of_the_runs_kind_of_data(tmp_path):
+    config = load_config(REPO / "configs" / "digits.yaml")
+    full = dump_config(config)
+    shown, hidden = used_config(full, "image")
+    assert set(hidden) == {"data.tokenizer", "data.audio", "data.synthesis"}
+    data = yaml.safe_load(full)["data"]
+    kept = {key: value for key, value in data.items() if f"data.{key}" not in hidden}
+    assert yaml.safe_load(shown)["data"] == kept and "uri" in kept
+    assert set(data) - set(kept) == {"tokenizer", "audio", "synthesis"}
+    assert "data.tokenizer" in used_config(full, "audio")[1]
+    assert "data.audio" not in used_config(full, "audio")[1]
+    assert "data.audio" in used_config(full, "text")[1]
+    assert used_config(full, None) == (full, [])  # A run from before data_kind was recorded.
+
+    write_fake_run(tmp_path, ["a", "b"])
+    metrics = io.read_json(tmp_path / "metrics.json")
+    io.write_json(tmp_path / "metrics.json", {**metrics, "data_kind": "image"})
+    io.write_text(tmp_path / "config.yaml", full)
+    html = write_report(tmp_path).read_text()
+    config_block = html[html.index("<h3>Resolved config</h3>") :]
+    assert "sample_rate" not in config_block and "sequence_length" not in config_block
+    assert "Left out: data.tokenizer, data.audio, data.synthesis" in config_block
+    assert "val_fraction: 0.15" in config_block
