@@ -15,6 +15,9 @@ import numpy as np
 
 from pipelines.registry import Registry
 
+MODEL_OUTPUT = "model output"
+PRE_SOFTMAX = "pre-softmax score (logit)"
+
 
 @dataclasses.dataclass(frozen=True)
 class Attributions:
@@ -36,6 +39,9 @@ class Attributions:
             equal the output (SHAP's local accuracy, IG's completeness).
         extras: per-example details a method reports (Integrated Gradients:
             `steps`, the intervals each example needed).
+        output_space: what `outputs` and `base_values` are: the model's own
+            output, or (Integrated Gradients of a classifier) the target's
+            pre-softmax score.
     """
 
     values: np.ndarray
@@ -46,6 +52,7 @@ class Attributions:
     algorithm: str = ""
     promises_additivity: bool = False
     extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    output_space: str = MODEL_OUTPUT
 
     def additivity_error(self) -> np.ndarray:
         """`|base value + sum of attributions - output|` per example (SHAP's local accuracy)."""

@@ -2,7 +2,9 @@
 
 Each explains the model's output for a target class (its probability; the
 value for regression) with respect to the model's input, in batches, so
-memory stays bounded whatever the number of examples or steps.
+memory stays bounded whatever the number of examples or steps. Integrated
+Gradients explains a classifier's pre-softmax score instead, as most
+implementations do (see `integrated_gradients`).
 
 References: Simonyan et al. 2013 (gradients); Smilkov et al. 2017
 (SmoothGrad); Sundararajan et al. 2017 (Integrated Gradients); Selvaraju et
@@ -11,13 +13,17 @@ al. 2017 (Grad-CAM).
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from explain.base import (
+    MODEL_OUTPUT,
+    PRE_SOFTMAX,
     Attributions,
     ExplainOptions,
     as_batches,
@@ -25,6 +31,9 @@ from explain.base import (
     predict,
     register_explainer,
 )
+from pipelines.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 _CONV_LAYERS = (
     keras.layers.Conv2D,
@@ -54,6 +63,62 @@ def target_gradients(
 def _target_scores(model: keras.Model, batch: tf.Tensor, targets: np.ndarray) -> tf.Tensor:
     outputs = tf.reshape(model(batch, training=False), [tf.shape(batch)[0], -1])
     return tf.gather(outputs, tf.constant(targets, dtype=tf.int32), axis=1, batch_dims=1)
+
+
+def softmax_output_layer(model: Any) -> keras.layers.Dense | None:
+    """The model's output layer when it is a `Dense` layer with a softmax, else None."""
+    if not isinstance(model, keras.Model) or not model.layers:
+        return None
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
+        return last
+    return None
+
+
+class PreSoftmax:
+    """A softmax classifier seen through its scores before the softmax (its logits).
+
+    Computes the output layer's `features @ kernel + bias` with the model's own
+    weights, so it follows the model (and a randomized copy of it) exactly.
+
+    Args:
+        inputs: tensors of the model's graph the scores are a function of
+            (its inputs, or an inner layer's outputs).
+        layer: its `Dense` softmax output layer.
+    """
+
+    def __init__(self, inputs: Any, layer: keras.layers.Dense):
+        if isinstance(inputs, list | tuple) and len(inputs) == 1:
+            inputs = inputs[0]  # A one-input model is called with a tensor, not a list.
+        self.features = keras.Model(inputs, layer.input)
+        self.layer = layer
+
+    def __call__(self, inputs: Any, training: bool = False) -> tf.Tensor:
+        features = self.features(inputs, training=training)
+        kernel = self.layer.kernel
+        logits = tf.matmul(tf.cast(features, kernel.dtype), kernel)
+        return logits + self.layer.bias if self.layer.use_bias else logits
+
+
+def pre_softmax(model: Any, inputs: Any = None) -> tuple[Any, str]:
+    """The model's pre-softmax scores as a function, where its output is a softmax.
+
+    Args:
+        model: a model (anything callable that is not a softmax Keras model is kept).
+        inputs: tensors of the model's graph to start from (default: its inputs),
+            e.g. an embedding layer's output to explain in embedding space.
+
+    Returns:
+        The scoring function (`keras.Model(inputs, model.outputs[0])` for
+        regression and other outputs) and what it outputs (`PRE_SOFTMAX` or
+        `MODEL_OUTPUT`).
+    """
+    layer = softmax_output_layer(model)
+    if layer is not None:
+        return PreSoftmax(inputs if inputs is not None else model.inputs, layer), PRE_SOFTMAX
+    if inputs is not None:
+        return keras.Model(inputs, model.outputs[0]), MODEL_OUTPUT
+    return model, MODEL_OUTPUT
 
 
 def model_outputs(
@@ -118,13 +183,20 @@ def integrated_gradients(
 ) -> Attributions:
     """(x - baseline) times the mean gradient along the straight path, by the trapezoid rule.
 
+    f is the target class's pre-softmax score when the model ends in a
+    softmax (as in Sundararajan et al.'s and most implementations): the
+    softmax saturates, so along the path the probability sits flat and then
+    flips within a sliver of it, which a grid can miss; on the digits CNN, the
+    probability's completeness error stayed above 10% at 4,096 intervals for
+    some examples. The logit of a ReLU network is piecewise linear along
+    the path, and 64 intervals nearly always suffice. `Attributions.output_space`
+    says which output was explained.
+
     Completeness: the attributions of an example sum to f(x) - f(baseline),
-    up to the integration error. When the path crosses a sharp change of
-    the output (a softmax flipping between classes), `ig_steps` intervals can
-    miss it; an example whose completeness error exceeds `ig_tolerance` then
-    gets twice the intervals (the nested grid reuses every gradient already
-    computed), up to `ig_max_steps`. The intervals each example used are in
-    `extras["steps"]`.
+    up to the integration error. An example whose completeness error exceeds
+    `ig_tolerance` gets twice the intervals (the nested grid reuses every
+    gradient already computed), up to `ig_max_steps`. The intervals each
+    example used are in `extras["steps"]`.
 
     Args:
         model: the Keras model.
@@ -144,14 +216,16 @@ def integrated_gradients(
     if baseline is None:
         baseline = np.zeros(inputs.shape[1:], np.float32)
     baseline = np.asarray(baseline, dtype=np.float32).reshape(inputs.shape[1:])
+    scores, space = pre_softmax(model)
     # One prediction of the baseline serves every example (each reads its own target).
-    baseline_output = predict(model, baseline[np.newaxis])
+    baseline_output = predict(scores, baseline[np.newaxis])
     base = explained_outputs(np.repeat(baseline_output, len(inputs), axis=0), targets)
-    outputs = model_outputs(model, inputs, targets, options.batch_size)
+    outputs = model_outputs(scores, inputs, targets, options.batch_size)
     values = np.empty(inputs.shape, dtype=np.float32)
     steps = np.empty(len(inputs), dtype=int)
+    progress = Progress("Integrated Gradients", len(inputs), logger, min_interval=10)
     for index, example in enumerate(inputs):
-        path = _StraightPath(model, baseline, example, int(targets[index]), options.batch_size)
+        path = _StraightPath(scores, baseline, example, int(targets[index]), options.batch_size)
         mean_gradient, steps[index] = path.mean_gradient(
             options.ig_steps,
             options.ig_max_steps,
@@ -159,6 +233,8 @@ def integrated_gradients(
             expected=outputs[index] - base[index],
         )
         values[index] = (example - baseline) * mean_gradient
+        if len(inputs) > 1:
+            progress.advance(f"example {index + 1}/{len(inputs)} ({steps[index]} intervals)")
     return Attributions(
         values=values,
         base_values=base,
@@ -167,6 +243,7 @@ def integrated_gradients(
         seconds_per_example=(time.perf_counter() - started) / len(inputs),
         promises_additivity=True,
         extras={"steps": steps},
+        output_space=space,
     )
 
 

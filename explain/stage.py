@@ -54,6 +54,7 @@ from pipelines import io
 from pipelines.config import ConfigError, ExplainConfig, RunConfig
 from pipelines.data import Dataset
 from pipelines.data.text import TEXT_COLUMN
+from pipelines.progress import Progress
 from pipelines.registry import closest_hint
 from pipelines.train import make_input, sample_inputs, split_inputs
 from tasks.base import Task
@@ -193,12 +194,14 @@ def explain_model(
     options = explain_options(settings, task, config.seed)
     subjects = _SubjectCache(ExplainedRun(model, task, dataset, config, run_dir, examples))
     entries, attributions = [], {}
+    progress = Progress("Explain", len(methods), logger, min_interval=0)
     for name in methods:
         spec = EXPLAINERS.get(name)
         subject = subjects.get(spec)
         if isinstance(subject, str):
             logger.warning("Explain: skipping %s: %s", name, subject)
             entries.append(_skipped(name, spec, subject))
+            progress.advance(f"{name} skipped")
             continue
         if spec.needs_background:
             options = subjects.with_background(options)
@@ -212,10 +215,12 @@ def explain_model(
         except ValueError as error:  # A method that does not apply to this model, e.g. Grad-CAM.
             logger.warning("Explain: skipping %s: %s", name, error)
             entries.append(_skipped(name, spec, str(error)))
+            progress.advance(f"{name} skipped")
             continue
         entries.append(entry)
         attributions[name] = values
         logger.info("Explain: %s %s", name, summary_line(entry))
+        progress.advance(f"{name} done")
 
     staging = run_dir / f".{EXPLAIN_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -372,6 +377,7 @@ def additivity_checks(
             "completeness": {
                 "value": float(errors.max()),
                 "tolerance": settings.completeness_tolerance,
+                "space": attributions.output_space,
                 "steps": attributions.extras["steps"].tolist(),
                 "per_example": [
                     {"row": int(row), "error": float(error), "steps": int(steps)}

@@ -14,6 +14,7 @@ Also: how a text's tokens map back to its words or characters for display
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -22,12 +23,18 @@ import numpy as np
 import tensorflow as tf
 
 from explain.base import Attributions, ExplainOptions, register_explainer
-from explain.gradients import integrated_gradients
+from explain.gradients import integrated_gradients, pre_softmax
 from export.text_tokens import TextTokenizer
+from pipelines.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 
 class EmbeddingSpace:
-    """A text model split at its embedding layer: `head([embeddings, token_ids]) -> outputs`.
+    """A text model split at its embedding layer: `head([embeddings, token_ids]) -> scores`.
+
+    The head gives a classifier's pre-softmax scores (the model's output
+    otherwise), the function Integrated Gradients explains; `output_space` says which.
 
     Args:
         model: a text model whose first layer after the input is named `layer`.
@@ -46,7 +53,9 @@ class EmbeddingSpace:
                 "explained. Text models built by tasklab have one."
             ) from None
         self.embed = embedding
-        self.head = keras.Model([embedding.output, model.inputs[0]], model.outputs[0])
+        # Integrated Gradients explains a classifier's pre-softmax score (see
+        # `integrated_gradients`); the head is that score's function of the embeddings.
+        self.head, self.output_space = pre_softmax(model, [embedding.output, model.inputs[0]])
 
     def embeddings(self, token_ids: np.ndarray) -> np.ndarray:
         """`(texts, sequence_length, width)` embeddings of the token ids."""
@@ -60,7 +69,7 @@ class EmbeddingSpace:
 class _FixedTokens:
     """Calls the head on a batch of embeddings of one text, repeating its token ids."""
 
-    def __init__(self, head: keras.Model, token_ids: np.ndarray):
+    def __init__(self, head: Any, token_ids: np.ndarray):
         self.head = head
         self.token_ids = tf.constant(np.asarray(token_ids)[np.newaxis], dtype=tf.int32)
 
@@ -101,6 +110,7 @@ def token_integrated_gradients(
     values = np.zeros(inputs.shape, dtype=np.float32)
     base, outputs = np.empty(len(inputs)), np.empty(len(inputs))
     steps = np.empty(len(inputs), dtype=int)
+    progress = Progress("Token Integrated Gradients", len(inputs), logger, min_interval=10)
     for index in range(len(inputs)):
         text = integrated_gradients(
             space.for_text(inputs[index]),
@@ -112,6 +122,7 @@ def token_integrated_gradients(
         values[index] = text.values[0].sum(axis=-1)
         base[index], outputs[index] = text.base_values[0], text.outputs[0]
         steps[index] = text.extras["steps"][0]
+        progress.advance(f"text {index + 1}/{len(inputs)}")
     return Attributions(
         values=values,
         base_values=base,
@@ -120,6 +131,7 @@ def token_integrated_gradients(
         seconds_per_example=(time.perf_counter() - started) / len(inputs),
         promises_additivity=True,
         extras={"steps": steps},
+        output_space=space.output_space,
     )
 
 

@@ -46,6 +46,7 @@ from pipelines.config import ExportConfig, RunConfig
 from pipelines.data import Dataset
 from pipelines.data.base import Split
 from pipelines.evaluate import Evaluation
+from pipelines.progress import Progress
 from pipelines.train import sample_inputs, split_inputs
 from tasks.base import Task
 
@@ -123,11 +124,13 @@ def export_model(
         seed=config.seed,
     )
     variants = []
+    progress = Progress("Export", len(export_config.variants), logger, min_interval=0)
     for name in export_config.variants:
         entry = context.export_variant(name)
         variants.append(entry)
         if name == "int8" and not entry["passed"] and export_config.triage_layers:
             variants.extend(context.triage_int8())
+        progress.advance(f"{name} {'passed' if entry['passed'] else 'failed'} its gate")
     _add_size_ratios(variants)
 
     io.write_text(staging / LABELS_FILE, "".join(f"{n}\n" for n in dataset.spec.class_names))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from explain.base import ExplainOptions
+from explain.base import MODEL_OUTPUT, PRE_SOFTMAX, ExplainOptions
 from explain.gradients import (
     completeness_error,
     find_gradcam_layer,
@@ -80,19 +80,32 @@ def test_integrated_gradients_refines_an_incomplete_example_on_the_nested_grid()
         np.testing.assert_allclose(refined.values[index], direct.values[0], rtol=1e-5, atol=1e-6)
 
 
-def test_integrated_gradients_explains_the_target_class_from_a_given_baseline():
+def test_integrated_gradients_explains_the_target_classs_pre_softmax_score():
+    """A softmax classifier is explained through its logits: for a linear one, IG from a
+    baseline is exactly (x - baseline) times the target's weights, in one step."""
     inputs = keras.Input((3,))
-    outputs = keras.layers.Dense(2, activation="softmax")(inputs)
-    model = keras.Model(inputs, outputs)
+    dense = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, dense(inputs))
+    kernel, bias = (np.asarray(w) for w in dense.get_weights())
     x = RNG.normal(size=(4, 3)).astype("float32")
     baseline = np.full(3, 0.3, np.float32)
     targets = np.array([0, 1, 1, 0])
     result = integrated_gradients(model, x, targets, ExplainOptions(), baseline=baseline)
-    probabilities = model.predict(x, verbose=0)
-    np.testing.assert_allclose(result.outputs, probabilities[np.arange(4), targets], rtol=1e-5)
-    base = model.predict(baseline[np.newaxis], verbose=0)[0]
-    np.testing.assert_allclose(result.base_values, base[targets], rtol=1e-5)
-    assert completeness_error(result).max() < 0.01
+    assert result.output_space == PRE_SOFTMAX
+    rows = np.arange(4)
+    np.testing.assert_allclose(result.outputs, (x @ kernel + bias)[rows, targets], rtol=1e-5)
+    np.testing.assert_allclose(result.base_values, (baseline @ kernel + bias)[targets], rtol=1e-5)
+    np.testing.assert_allclose(result.values, (x - baseline) * kernel[:, targets].T, atol=1e-5)
+    assert completeness_error(result).max() < 1e-4
+    assert (result.extras["steps"] == ExplainOptions().ig_steps).all()
+
+
+def test_integrated_gradients_of_a_regressor_explains_its_output():
+    weights = RNG.normal(size=4)
+    model, x = linear_model(weights), RNG.normal(size=(3, 4)).astype("float32")
+    result = integrated_gradients(model, x, np.zeros(3, int), ExplainOptions())
+    assert result.output_space == MODEL_OUTPUT
+    np.testing.assert_allclose(result.values, x * weights, rtol=1e-4, atol=1e-6)
 
 
 def gradcam_model() -> keras.Model:

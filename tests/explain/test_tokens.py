@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from explain.base import ExplainOptions
+from explain.base import PRE_SOFTMAX, ExplainOptions
 from explain.gradients import completeness_error
 from explain.tokens import EmbeddingSpace, highlight, token_integrated_gradients
 from export.text_tokens import TextTokenizer
@@ -48,8 +48,11 @@ def test_attributions_of_a_text_model_are_complete_and_zero_on_padding():
     assert attributions.values.shape == ids.shape
     assert (attributions.values[ids == 0] == 0).all()
     assert completeness_error(attributions).max() < 0.05
+    # The explained output is the target's pre-softmax score: its softmax is the model's output.
+    assert attributions.output_space == PRE_SOFTMAX
+    logits = space_logits(model, ids)
     np.testing.assert_allclose(
-        attributions.outputs, model.predict(ids, verbose=0)[np.arange(len(ids)), targets], rtol=1e-5
+        attributions.outputs, logits[np.arange(len(ids)), targets], rtol=1e-5
     )
 
 
@@ -78,6 +81,13 @@ def test_highlight_shares_an_ngram_among_its_characters():
     assert shown == [["a", 3.0], ["b", 7.0], ["c", 6.0]]
 
 
+def space_logits(model: keras.Model, ids: np.ndarray) -> np.ndarray:
+    space = EmbeddingSpace(model, EMBEDDING_LAYER)
+    logits = np.asarray(space.head([tf.constant(space.embeddings(ids)), tf.constant(ids)]))
+    np.testing.assert_allclose(tf.nn.softmax(logits), model(ids), rtol=1e-5, atol=1e-7)
+    return logits
+
+
 def test_highlight_gives_truncated_tokens_nothing():
     shown = highlight("Abc", np.array([1.0, 2.0, 3.0, 4.0]), char_tokenizer(4))
     assert shown == [["a", 3.0], ["b", 4.0], ["c", 3.0]]
@@ -90,6 +100,7 @@ def test_embedding_space_splits_the_model_at_its_embeddings():
     ids = token_ids(task)
     space = EmbeddingSpace(model, EMBEDDING_LAYER)
     embeddings = space.embeddings(ids)
-    np.testing.assert_allclose(
-        space.head([tf.constant(embeddings), tf.constant(ids)]), model(ids), rtol=1e-6
-    )
+    # The head gives the pre-softmax scores Integrated Gradients explains.
+    assert space.output_space == PRE_SOFTMAX
+    logits = space.head([tf.constant(embeddings), tf.constant(ids)])
+    np.testing.assert_allclose(tf.nn.softmax(logits), model(ids), rtol=1e-5, atol=1e-7)
