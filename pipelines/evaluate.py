@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -67,13 +68,13 @@ def evaluate_classification(
         y_true, y_pred, labels=labels, zero_division=0
     )
 
-    def macro_f1(t: np.ndarray, p: np.ndarray) -> float:
-        return skm.f1_score(t, p, labels=labels, average="macro", zero_division=0)
-
+    macro_f1 = functools.partial(_macro_f1, classes=len(labels))
     return Evaluation(
         metrics={
             "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-            "macro_f1": float(macro_f1(y_true, y_pred)),
+            "macro_f1": float(
+                skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+            ),
             "roc_auc_ovr": _roc_auc(y_true, probabilities, labels),
             "log_loss": float(skm.log_loss(y_true, probabilities, labels=labels)),
         },
@@ -81,7 +82,9 @@ def evaluate_classification(
             "accuracy": bootstrap_interval(
                 y_true, y_pred, _accuracy, seed, resamples, vectorized=True
             ),
-            "macro_f1": bootstrap_interval(y_true, y_pred, macro_f1, seed, resamples),
+            "macro_f1": bootstrap_interval(
+                y_true, y_pred, macro_f1, seed, resamples, vectorized=True
+            ),
         },
         per_class={
             name: {
@@ -113,11 +116,14 @@ def evaluate_regression(
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
     statistics = {"rmse": _rmse, "mae": skm.mean_absolute_error, "r2": skm.r2_score}
+    # The same statistics over a batch of bootstrap resamples at once (checked against
+    # sklearn's in the tests): a thousand sklearn calls per metric took seconds.
+    batched = {"rmse": _batched_rmse, "mae": _batched_mae, "r2": _batched_r2}
     return Evaluation(
         metrics={name: float(fn(y_true, y_pred)) for name, fn in statistics.items()},
         intervals={
-            name: bootstrap_interval(y_true, y_pred, fn, seed, resamples)
-            for name, fn in statistics.items()
+            name: bootstrap_interval(y_true, y_pred, fn, seed, resamples, vectorized=True)
+            for name, fn in batched.items()
         },
         per_class={},
         confusion_matrix=[],
@@ -194,6 +200,45 @@ def bootstrap_interval(
 
 def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(y_true == y_pred, axis=axis)
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: int, axis: int = -1) -> np.ndarray:
+    """Macro F1 over classes `0..classes-1` of each resample along `axis`.
+
+    As `sklearn.metrics.f1_score(average="macro", labels=range(classes),
+    zero_division=0)`: a class's F1 is 2 TP / (2 TP + FP + FN), 0 where it is
+    neither true nor predicted, averaged over every class.
+    """
+    y_true, y_pred = np.moveaxis(y_true, axis, -1), np.moveaxis(y_pred, axis, -1)
+    batch_shape, examples = y_true.shape[:-1], y_true.shape[-1]
+    true = y_true.reshape(-1, examples).astype(np.int64)
+    pred = y_pred.reshape(-1, examples).astype(np.int64)
+    offsets = np.arange(len(true))[:, np.newaxis] * classes
+    size = len(true) * classes
+
+    def counts(cells: np.ndarray) -> np.ndarray:
+        return np.bincount(cells.ravel(), minlength=size).reshape(len(true), classes)
+
+    hits = counts((offsets + true)[true == pred])
+    both = counts(offsets + true) + counts(offsets + pred)  # 2 TP + FP + FN per class.
+    f1 = np.divide(2.0 * hits, both, out=np.zeros(both.shape), where=both > 0)
+    return f1.mean(axis=1).reshape(batch_shape)
+
+
+def _batched_rmse(y_true: np.ndarray, y_pred: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sqrt(np.mean((y_true - y_pred) ** 2, axis=axis))
+
+
+def _batched_mae(y_true: np.ndarray, y_pred: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(np.abs(y_true - y_pred), axis=axis)
+
+
+def _batched_r2(y_true: np.ndarray, y_pred: np.ndarray, axis: int = -1) -> np.ndarray:
+    """R^2 as `sklearn.metrics.r2_score`: 1 for a perfect fit of a constant target, else 0 there."""
+    residual = np.sum((y_true - y_pred) ** 2, axis=axis)
+    total = np.sum((y_true - np.mean(y_true, axis=axis, keepdims=True)) ** 2, axis=axis)
+    constant = np.where(residual == 0, 1.0, 0.0)
+    return np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), constant)
 
 
 def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) -> float | None:

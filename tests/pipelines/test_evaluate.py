@@ -62,3 +62,35 @@ def test_roc_auc_is_none_when_a_class_is_absent():
     )
     assert result.metrics["roc_auc_ovr"] is None
     assert result.per_class["c"]["support"] == 0
+
+
+def test_batched_statistics_equal_sklearns_on_every_resample():
+    """The bootstrap's batched macro-F1, RMSE, MAE and R^2 give sklearn's value per resample,
+    absent classes, constant targets and perfect fits included."""
+    from sklearn import metrics as skm
+
+    from pipelines.evaluate import _batched_mae, _batched_r2, _batched_rmse, _macro_f1
+
+    rng = np.random.default_rng(3)
+    classes = 5
+    y_true = rng.integers(0, classes - 1, size=(200, 30))  # Class 4 never true.
+    y_pred = np.where(rng.random((200, 30)) < 0.7, y_true, rng.integers(0, classes, (200, 30)))
+    y_pred[0] = y_true[0]  # A perfect resample.
+    expected = [
+        skm.f1_score(t, p, labels=np.arange(classes), average="macro", zero_division=0)
+        for t, p in zip(y_true, y_pred, strict=True)
+    ]
+    np.testing.assert_allclose(_macro_f1(y_true, y_pred, classes), expected, rtol=1e-12)
+    np.testing.assert_allclose(_macro_f1(y_true.T, y_pred.T, classes, axis=0), expected)
+
+    values = rng.normal(size=(50, 20))
+    predicted = values + rng.normal(scale=0.5, size=values.shape)
+    values[0], predicted[1] = 3.0, values[1]  # A constant target; a perfect fit.
+    predicted[2], values[2] = 1.0, 1.0  # A perfect fit of a constant target.
+    for batched, reference in (
+        (_batched_rmse, skm.root_mean_squared_error),
+        (_batched_mae, skm.mean_absolute_error),
+        (_batched_r2, skm.r2_score),
+    ):
+        expected = [reference(t, p) for t, p in zip(values, predicted, strict=True)]
+        np.testing.assert_allclose(batched(values, predicted), expected, rtol=1e-10, atol=1e-12)
