@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from export.image_io import ImageError, ImageSchema, convert_pixels, read_native
+from .image_io import ImageError, ImageSchema, convert_pixels, read_native
 
 # pandas' default missing-value markers: a raw CSV field equal to one of these
 # was missing when the encoder was fitted, so it is missing here too.
@@ -102,7 +102,7 @@ def load_audio(path: Path, audio: Mapping[str, Any]) -> np.ndarray:
     Raises:
         EdgeInputError: for an empty or non-WAV file.
     """
-    from export.audio_io import AudioError, fit_clip, read_audio  # Only audio bundles need scipy.
+    from .audio_io import AudioError, fit_clip, read_audio  # Only audio bundles need scipy.
 
     try:
         samples = read_audio(path, audio["sample_rate"])

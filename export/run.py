@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from export.edge_inputs import (
+from .edge_inputs import (
     EdgeInputError,
     encode_row,
     load_audio,
@@ -32,8 +32,8 @@ from export.edge_inputs import (
     read_csv_rows,
     read_text,
 )
-from export.litert import LiteRTModel
-from export.text_tokens import TextTokenizer
+from .litert import LiteRTModel
+from .text_tokens import TextTokenizer
 
 PREPROCESSING_FILE = "preprocessing.json"
 _TOP = 3
@@ -122,7 +122,7 @@ class EdgeBundle:
 def main(argv: Sequence[str] | None = None) -> int:
     """Prints one prediction per input (tab-separated, or JSON lines with `--json`)."""
     parser = argparse.ArgumentParser(
-        prog="python -m export.run",
+        prog=_prog(),
         description="Runs an exported LiteRT model on raw inputs (image files, CSV rows, texts or "
         "WAV files).",
     )
@@ -154,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{name}\t{prediction['value']:.6g}")
     return 0
+
+
+def _prog() -> str:
+    """How this runner was started: `python -m export.run` here, `python -m runner` in a bundle."""
+    return "python -m export.run" if __package__ == "export" else f"python -m {__package__}"
 
 
 if __name__ == "__main__":

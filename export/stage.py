@@ -8,13 +8,16 @@ debugger and retried with its worst layers in float; both attempts are kept.
 
 The run directory gets:
 
-    export/                     the edge bundle (what a device needs)
+    export/                     the edge bundle: what a device needs, and nothing else
         float32.tflite ...      one file per variant
         labels.txt              one class name per line, in output order
-        preprocessing.json      input shape, dtype, scaling, quantization, encodings
-        saved_model/            for TF Serving
-        model.keras             the Keras model
+        preprocessing.json      input shape, dtype, scaling, conventions, quantization
+        runner/                 the TF-free reference runner (`python -m runner . INPUT`)
+        README.txt              how to run it
+    saved_model/                the SavedModel the variants are converted from (TF Serving)
     export.json                 the variant table (sizes, parity, latency, pass/fail)
+
+The Keras model stays `RUN_DIR/model.keras`: training artifacts are not in the bundle.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from export.bundle import write_runner
 from export.convert import check_builtin_ops, convert, export_saved_model, operators
 from export.litert import LiteRTModel, time_calls
 from export.parity import measure_parity
@@ -54,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_FILE = "export.json"
 BUNDLE_DIR = "export"
+SAVED_MODEL_DIR = "saved_model"
 LABELS_FILE = "labels.txt"
 # The quantization triage's retries, in the order tried.
 FRONT_END_RETRY = "int8_float_frontend"  # Only for tasks whose models have a signal front end.
@@ -106,10 +111,11 @@ def export_model(
         len(representative),
     )
     staging = run_dir / f".{BUNDLE_DIR}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    saved_model_staging = run_dir / f".{SAVED_MODEL_DIR}.partial"
+    for partial in (staging, saved_model_staging):
+        shutil.rmtree(partial, ignore_errors=True)
     staging.mkdir()
-    saved_model = export_saved_model(model, staging / "saved_model")
-    shutil.copy2(run_dir / "model.keras", staging / "model.keras")
+    saved_model = export_saved_model(model, saved_model_staging)
 
     context = _VariantContext(
         saved_model=saved_model,
@@ -137,7 +143,9 @@ def export_model(
     io.write_json(
         staging / PREPROCESSING_FILE, preprocessing_spec(task, config, test_inputs, variants)
     )
+    write_runner(staging)
     io.replace_dir(staging, run_dir / BUNDLE_DIR)
+    io.replace_dir(saved_model_staging, run_dir / SAVED_MODEL_DIR)
     result = {
         "bundle": BUNDLE_DIR,
         "test_examples": len(test_inputs),
@@ -147,7 +155,7 @@ def export_model(
         "higher_is_better": keras_evaluation.higher_is_better,
         "keras": {
             "metrics": keras_evaluation.metrics,
-            "size_bytes": (run_dir / BUNDLE_DIR / "model.keras").stat().st_size,
+            "size_bytes": (run_dir / "model.keras").stat().st_size,
             **_prefixed(keras_latency(model, test_inputs[0], export_config.latency_runs)),
         },
         "xgboost": xgboost_latency(run_dir, task, dataset.test, export_config.latency_runs),
@@ -290,6 +298,7 @@ def preprocessing_spec(
         "class_names": list(task.spec.class_names),
         "input": {
             **task.edge_input(),
+            **task.input_convention(test_inputs),
             "shape": [int(d) for d in test_inputs.shape[1:]],
             "dtype": test_inputs.dtype.name,  # float32, or int32 token ids
         },

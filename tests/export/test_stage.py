@@ -96,11 +96,19 @@ def test_digits_bundle_holds_what_a_device_needs(digits_run):
     bundle = digits_run / "export"
     names = io.read_json(digits_run / "metrics.json")["class_names"]
     assert (bundle / "labels.txt").read_text().splitlines() == names
-    assert (bundle / "saved_model" / "saved_model.pb").is_file()
-    assert (bundle / "model.keras").is_file()
+    # Training artifacts stay out of the bundle: the SavedModel and model.keras sit beside it.
+    assert (digits_run / "saved_model" / "saved_model.pb").is_file()
+    assert not (bundle / "saved_model").exists() and not (bundle / "model.keras").exists()
+    device_files = {path.name for path in bundle.iterdir()}
+    assert device_files == {"labels.txt", "preprocessing.json", "runner", "README.txt"} | {
+        f"{variant}.tflite" for variant in VARIANTS
+    }
     spec = io.read_json(bundle / "preprocessing.json")
     assert spec["input"]["shape"] == [8, 8, 1] and spec["input"]["dtype"] == "float32"
     assert spec["input"]["kind"] == "image" and spec["input"]["value_range"] == [0.0, 255.0]
+    # sklearn's digits are light strokes on black: the bundle says so.
+    assert spec["input"]["appearance"]["polarity"] == "light on a dark background"
+    assert spec["input"]["appearance"]["median_border_pixel"] < 20
     exported = io.read_json(digits_run / "export.json")["variants"]
     int8 = next(entry for entry in exported if entry["name"] == "int8")
     assert spec["variants"]["int8"]["input_quantization"] == int8["input_quantization"]
@@ -108,6 +116,33 @@ def test_digits_bundle_holds_what_a_device_needs(digits_run):
     assert not list(digits_run.glob(".export*")), "the staging folder must be gone"
     html = (digits_run / "report.html").read_text()
     assert "Will it run on the device?" in html and "dynamic_int8" in html
+
+
+def test_the_bundle_runs_alone_with_its_own_runner(digits_run, tmp_path):
+    """A copy of the bundle, anywhere, predicts with the runner it carries: no TensorFlow and
+    none of tasklab's own modules are imported."""
+    bundle = shutil.copytree(digits_run / "export", tmp_path / "device" / "bundle")
+    model, _, test_inputs = reload_test_split(digits_run)
+    image = write_image(tmp_path / "digit.png", test_inputs[3].astype(np.uint8))
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['runner', '.', {str(image)!r}, '--json', '--variant', 'float32']\n"
+        "try:\n"
+        "    runpy.run_module('runner', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    status = exit.code\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in\n"
+        "          ('tensorflow', 'keras', 'export', 'pipelines', 'tasks', 'baselines')]\n"
+        "print('LOADED', loaded, 'STATUS', status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-E", "-s", "-c", code], cwd=bundle, capture_output=True, text=True, timeout=120
+    )
+    assert "LOADED [] STATUS 0" in done.stdout, done.stdout + done.stderr
+    prediction = json.loads(done.stdout.splitlines()[0])
+    expected = model.predict(test_inputs[3:4], verbose=0)[0]
+    assert prediction["index"] == int(expected.argmax())
+    assert (bundle / "runner" / "requirements.txt").read_text().startswith("ai-edge-litert")
 
 
 def test_runner_on_pngs_prints_the_keras_label_without_tensorflow(digits_run, tmp_path):

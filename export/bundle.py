@@ -1,0 +1,65 @@
+"""The edge bundle carries its own TF-free runner, so a device needs that one folder.
+
+The runner is `export.run` and the modules it imports, copied as they are into
+`BUNDLE/runner/` (they import each other relatively, so the copy is a package of
+its own): on the device, `python -m runner . INPUT...` from inside the bundle,
+with only `runner/requirements.txt` installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pipelines import io
+
+RUNNER_DIR = "runner"
+# `export.run` and everything it imports, all free of TensorFlow.
+RUNNER_MODULES = ("run", "edge_inputs", "image_io", "audio_io", "litert", "text_tokens")
+RUNNER_REQUIREMENTS = ("ai-edge-litert~=2.3", "numpy>=1.26", "pillow>=10", "scipy>=1.11")
+_INIT = '''"""The reference runner of this edge bundle: `python -m runner BUNDLE INPUT...`.
+
+Imports only ai_edge_litert, numpy, Pillow (images) and scipy (audio); see run.py.
+"""
+'''
+_MAIN = '''"""`python -m runner BUNDLE INPUT...`: see run.py."""
+
+import sys
+
+from .run import main
+
+sys.exit(main())
+'''
+BUNDLE_README = """This folder is everything a device needs to run the model: no TensorFlow.
+
+  *.tflite             the LiteRT variants; preprocessing.json names the default one
+  labels.txt           the class names, in the model's output order
+  preprocessing.json   how a raw input becomes the model's input, and the output's meaning
+  runner/              the reference runner (Python): ai-edge-litert, numpy, Pillow, scipy
+
+On the device, from inside this folder:
+
+  pip install -r runner/requirements.txt
+  python -m runner . INPUT...            # image, CSV, text or WAV files; --help for options
+"""
+
+
+def write_runner(bundle: Path) -> Path:
+    """Copies the runner's modules into `bundle/runner/` and writes how to run it.
+
+    Args:
+        bundle: the bundle directory being written.
+
+    Returns:
+        The runner's directory.
+    """
+    source = Path(__file__).parent
+    target = bundle / RUNNER_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for module in RUNNER_MODULES:
+        shutil.copyfile(source / f"{module}.py", target / f"{module}.py")
+    io.write_text(target / "__init__.py", _INIT)
+    io.write_text(target / "__main__.py", _MAIN)
+    io.write_text(target / "requirements.txt", "".join(f"{r}\n" for r in RUNNER_REQUIREMENTS))
+    io.write_text(bundle / "README.txt", BUNDLE_README)
+    return target
