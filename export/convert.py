@@ -24,6 +24,7 @@ import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
 from pipelines.config import EXPORT_VARIANTS as VARIANTS
+from pipelines.errors import UserError
 
 _BUILTINS = tf.lite.OpsSet.TFLITE_BUILTINS
 _FIXES = {
@@ -34,7 +35,7 @@ _FIXES = {
 }
 
 
-class FlexOpsError(ValueError):
+class FlexOpsError(UserError, ValueError):
     """The converted model needs Flex (select TF) ops, which a plain LiteRT runtime lacks."""
 
 

@@ -10,10 +10,14 @@ fails; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
 from collections.abc import Sequence
+
+from pipelines.errors import UserError
+from pipelines.native_logs import filtered_stderr
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
@@ -36,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tasklab",
         description="Train Keras models for applied tasks, evaluate them and write a report.",
+        epilog="Start with `tasklab run digits` (a bundled config, a few minutes on a laptop).",
     )
+    parser.add_argument("--version", action="version", version=f"tasklab {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
@@ -173,34 +179,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="tasklab: %(message)s", stream=sys.stderr)
     # TensorFlow's own Python logger is chatty at INFO (a line per collective under multi_worker).
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    from export.convert import FlexOpsError
-    from pipelines.config import ConfigError
-    from pipelines.data import DataError
-    from pipelines.io import ArtifactWriteError
-    from pipelines.strategy import StrategyError
-    from pipelines.train import TrainingDiverged
+    # TensorFlow is imported by the commands that need it, inside the filter.
+    with filtered_stderr():
+        try:
+            return _COMMANDS[args.command](args)
+        except (UserError, LookupError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
 
+
+def _version() -> str:
     try:
-        return _COMMANDS[args.command](args)
-    except (
-        ConfigError,
-        DataError,
-        StrategyError,
-        FlexOpsError,
-        LookupError,
-        FileNotFoundError,
-        TrainingDiverged,
-        ArtifactWriteError,
-    ) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return importlib.metadata.version("tasklab")
+    except importlib.metadata.PackageNotFoundError:  # Run from a source tree, not installed.
+        return "unknown"
 
 
 def _run(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
+
+    config = load_config(args.config, args.overrides)  # Before TensorFlow: errors answer at once.
     from pipelines.run import run
 
-    config = load_config(args.config, args.overrides)
     result = run(config, runs_dir=args.runs_dir, fresh=args.fresh)
     if result.run_dir is None:
         return 0  # A multi-worker run's other worker: the chief reports.
@@ -274,10 +274,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from pipelines.data import BUILTIN_DATASETS
+    from pipelines.catalog import BUILTINS  # No TensorFlow: the catalog only.
 
-    for name in BUILTIN_DATASETS:
-        entry = BUILTIN_DATASETS.get(name)
+    for name, entry in BUILTINS.items():
         print(f"builtin:{name:<15} {entry.kind:<8} {entry.problem:<15} {entry.description}")
     return 0
 

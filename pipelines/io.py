@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipelines.errors import UserError
 
-class ArtifactWriteError(OSError):
+
+class ArtifactWriteError(UserError, OSError):
     """An artifact could not be written (a full disk, no permission); the old one is intact."""
 
 

@@ -11,11 +11,12 @@ import os
 import tensorflow as tf
 
 from pipelines.config import StrategyConfig
+from pipelines.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
-class StrategyError(RuntimeError):
+class StrategyError(UserError, RuntimeError):
     """The requested strategy cannot run on this machine."""
 
 

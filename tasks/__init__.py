@@ -1,24 +1,15 @@
 """WHAT is learned: one module per task, each registered by name.
 
-Importing this package registers every task, so `get_task(name)` and
-`TASKS.names()` see them all.
+The task modules (and TensorFlow) load on first use of a name below, such as
+`from tasks import get_task`, and register every task, so `get_task(name)` and
+`TASKS.names()` see them all. `tasks.options`, the models' options, imports
+no TensorFlow: config validation uses it alone.
 """
 
-from tasks import (  # noqa: F401  (they register their tasks)
-    image_classification,
-    keyword_spotting,
-    tabular,
-    text_classification,
-)
-from tasks.base import (
-    TASKS,
-    ClassificationTask,
-    ModelSpec,
-    RegressionTask,
-    Task,
-    get_task,
-    register_task,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "TASKS",
@@ -29,3 +20,13 @@ __all__ = [
     "get_task",
     "register_task",
 ]
+_TASK_MODULES = ("image_classification", "keyword_spotting", "tabular", "text_classification")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'tasks' has no attribute '{name}'")
+    base = importlib.import_module("tasks.base")
+    for module in _TASK_MODULES:  # Importing a task module registers its task.
+        importlib.import_module(f"tasks.{module}")
+    return getattr(base, name)

@@ -150,6 +150,20 @@ class Task(abc.ABC):
             JSON data with at least `kind`; read by `export.edge_inputs`.
         """
 
+    def input_convention(self, inputs: np.ndarray) -> dict[str, Any]:
+        """What the training inputs look like, for `preprocessing.json` (none by default).
+
+        A device user must feed inputs like the training data (e.g. digits are
+        light on a dark background); a task says what it can read off them.
+
+        Args:
+            inputs: model-ready inputs of the test split.
+
+        Returns:
+            JSON data merged into the bundle's `input` section.
+        """
+        return {}
+
     @abc.abstractmethod
     def reference_input(self) -> np.ndarray:
         """The input that carries no information, shaped as one model input.
@@ -175,6 +189,7 @@ class Task(abc.ABC):
         model: keras.Model,
         optimizer: keras.optimizers.Optimizer,
         jit_compile: bool | None = None,
+        metrics: bool = True,
     ) -> None:
         """Compiles `model` with the task's loss and metrics.
 
@@ -182,11 +197,12 @@ class Task(abc.ABC):
             model: the task's model.
             optimizer: the optimizer (its schedule included).
             jit_compile: XLA for the training step; None lets Keras decide.
+            metrics: compile the task's metrics (off for refits that log nothing).
         """
         model.compile(
             optimizer=optimizer,
             loss=self.build_losses(),
-            metrics=self.build_metrics(),
+            metrics=self.build_metrics() if metrics else None,
             jit_compile="auto" if jit_compile is None else jit_compile,
         )
 

@@ -10,10 +10,9 @@ graph and randomize a plain `model(x)`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
 import numpy as np
@@ -26,6 +25,7 @@ from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasks.options import ImageModelOptions, MobileNetV3SmallOptions, SmallCNNOptions
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
 MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.
@@ -37,78 +37,6 @@ CONVERSION = (
     "channel; alpha drop: rgb; one color channel: gray images keep gray, others take "
     "luma_weights . rgb; three: rgb (see export/image_io.py)"
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageModelOptions:
-    """Options every image model takes.
-
-    Attributes:
-        image_size: `[height, width]` the images are resized to; default: the
-            dataset's native size (the most common one for a folder), raised
-            to the model's minimum.
-        augment: random translation, rotation and zoom while training.
-        flip: random horizontal flips while training (off by default: they
-            change the meaning of digits and text).
-        dropout: dropout rate before the classifier.
-    """
-
-    min_size: ClassVar[int] = 8
-
-    image_size: tuple[int, int] | None = None
-    augment: bool = True
-    flip: bool = False
-    dropout: float = 0.2
-
-    def __post_init__(self):
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
-            raise ConfigError(
-                f"model.image_size must be [height, width]. Received: {self.image_size}."
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class SmallCNNOptions(ImageModelOptions):
-    """Options of the small CNN.
-
-    Attributes:
-        filters: filters of the first block; each further block doubles them.
-    """
-
-    filters: int = 32
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1:
-            raise ConfigError(f"model.filters must be >= 1. Received: {self.filters}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class MobileNetV3SmallOptions(ImageModelOptions):
-    """Options of MobileNetV3-Small (keras.applications).
-
-    Attributes:
-        weights: null (random initialization) or the path of a local weights
-            file for the backbone without its top (nothing is downloaded).
-        alpha: width multiplier.
-        minimalistic: the variant without squeeze-excite and hard-swish.
-    """
-
-    min_size: ClassVar[int] = 32
-
-    weights: str | None = None
-    alpha: float = 1.0
-    minimalistic: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.weights is not None and not Path(self.weights).expanduser().is_file():
-            raise ConfigError(
-                f"model.weights must be null or the path of a local weights file (nothing is "
-                f"downloaded). Received: '{self.weights}', which is not a file."
-            )
 
 
 def resolve_image_size(options: ImageModelOptions, spec: DataSpec) -> tuple[int, int]:
@@ -256,6 +184,38 @@ class ImageClassification(ClassificationTask):
             "value_range": [0.0, 255.0],
             "resize": "bilinear",
             "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",
+        }
+
+    def input_convention(self, inputs: np.ndarray) -> dict[str, Any]:
+        """Whether the images are light on dark or dark on light, read off their borders.
+
+        The border of an image is mostly background: its median over the test
+        images tells a device user which way round to feed images (MNIST-style
+        digits are white on black; a scan of ink on paper must then be inverted).
+        """
+        border = np.concatenate(
+            [
+                inputs[:, 0].reshape(len(inputs), -1),
+                inputs[:, -1].reshape(len(inputs), -1),
+                inputs[:, :, 0].reshape(len(inputs), -1),
+                inputs[:, :, -1].reshape(len(inputs), -1),
+            ],
+            axis=1,
+        )
+        median = float(np.median(border))
+        if median < 255 / 3:
+            polarity = "light on a dark background"
+        elif median > 2 * 255 / 3:
+            polarity = "dark on a light background"
+        else:
+            polarity = "no single background brightness"
+        return {
+            "appearance": {
+                "polarity": polarity,
+                "median_border_pixel": round(median, 1),
+                "note": "the training images' border median (0 black, 255 white): feed images "
+                "the same way round (invert them if yours are the other way)",
+            }
         }
 
     def reference_input(self) -> np.ndarray:

@@ -16,7 +16,6 @@ deterministic.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -32,6 +31,7 @@ from pipelines.data.audio import NOISE_COLORS, AudioSchema, colored_noise
 from pipelines.data.base import DataSpec, Split
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasks.options import AudioCNNOptions, DSCNNOptions, KeywordModelOptions
 
 KEYWORD_MODELS: Registry[ModelSpec] = Registry("keyword_spotting model")
 SPECTROGRAM_LAYER = "log_mel"  # The front end's last layer: raw audio -> log-mel spectrogram.
@@ -125,93 +125,6 @@ class SpecAugment(layers.Layer):
             "max_bands": self.max_bands,
             "seed": self.seed,
         }
-
-
-@dataclasses.dataclass(frozen=True)
-class KeywordModelOptions:
-    """Options every keyword model takes: its log-mel front end, augmentation and head.
-
-    Attributes:
-        mel_bins: mel bands of the spectrogram.
-        window_ms: analysis window (ms); the FFT is the next power of two.
-        stride_ms: hop between windows (ms).
-        max_freq: the highest mel frequency (Hz; default half the sample rate).
-        spec_augment: SpecAugment masks while training.
-        time_shift_ms: the largest random shift of a training clip (ms; 0: none).
-        noise_probability: the chance a training clip gets background noise mixed in.
-        noise_snr_db: `[low, high]` SNR of that noise (dB, drawn uniformly).
-        dropout: dropout rate before the classifier.
-    """
-
-    mel_bins: int = 40
-    window_ms: float = 30.0
-    stride_ms: float = 20.0
-    max_freq: float | None = None
-    spec_augment: bool = True
-    time_shift_ms: float = 100.0
-    noise_probability: float = 0.8
-    noise_snr_db: tuple[float, ...] = (0.0, 30.0)
-    dropout: float = 0.2
-
-    def __post_init__(self):
-        if self.mel_bins < 8:
-            raise ConfigError(f"model.mel_bins must be >= 8. Received: {self.mel_bins}.")
-        if not 0 < self.stride_ms <= self.window_ms:
-            raise ConfigError(
-                f"model.stride_ms must be in (0, window_ms]. Received: {self.stride_ms} "
-                f"(window_ms {self.window_ms})."
-            )
-        if not 0.0 <= self.noise_probability <= 1.0:
-            raise ConfigError(
-                f"model.noise_probability must be in [0, 1]. Received: {self.noise_probability}."
-            )
-        if len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]:
-            raise ConfigError(
-                f"model.noise_snr_db must be [low, high]. Received: {list(self.noise_snr_db)}."
-            )
-        if self.time_shift_ms < 0:
-            raise ConfigError(f"model.time_shift_ms must be >= 0. Received: {self.time_shift_ms}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConvStackOptions(KeywordModelOptions):
-    """Options of a classifier made of `blocks` convolution blocks of `filters` channels."""
-
-    filters: int = 16
-    blocks: int = 3
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1 or self.blocks < 1:
-            raise ConfigError(
-                f"model.filters and model.blocks must be >= 1. Received: {self.filters}, "
-                f"{self.blocks}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class DSCNNOptions(ConvStackOptions):
-    """Options of the DS-CNN.
-
-    Attributes:
-        filters: channels of every layer (64 in Hello Edge's DS-CNN-S).
-        blocks: depthwise-separable blocks after the first convolution.
-    """
-
-    filters: int = 64
-    blocks: int = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class AudioCNNOptions(ConvStackOptions):
-    """Options of the plain CNN.
-
-    Attributes:
-        filters: filters of the first block; each further block doubles them.
-        blocks: blocks of 3x3 convolution, batch normalization, ReLU and pooling.
-    """
 
 
 def audio_schema(spec: DataSpec) -> AudioSchema:

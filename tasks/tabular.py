@@ -9,7 +9,6 @@ the target's units with the train mean and standard deviation.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import keras
@@ -18,32 +17,11 @@ import pandas as pd
 import tensorflow as tf
 from keras import layers
 
-from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.data.tabular import MISSING
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
-
-
-@dataclasses.dataclass(frozen=True)
-class MLPOptions:
-    """Options of the tabular MLP.
-
-    Attributes:
-        hidden: units of each hidden layer.
-        dropout: dropout after each hidden layer (weight decay is `train.weight_decay`).
-    """
-
-    hidden: tuple[int, ...] = (128, 64)
-    dropout: float = 0.1
-
-    def __post_init__(self):
-        if not self.hidden or min(self.hidden) < 1:
-            raise ConfigError(
-                f"model.hidden must list positive layer sizes. Received: {self.hidden}."
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+from tasks.options import MLPOptions
 
 
 def mlp_body(options: MLPOptions, spec: DataSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:

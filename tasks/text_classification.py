@@ -12,7 +12,6 @@ token embeddings integrates from that zero vector (`explain.tokens`).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import keras
@@ -21,11 +20,11 @@ import pandas as pd
 import tensorflow as tf
 from keras import layers
 
-from pipelines.config import ConfigError
 from pipelines.data.base import DataSpec, Split
 from pipelines.data.text import TEXT_COLUMN, TextSchema
 from pipelines.registry import Registry
 from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasks.options import BiGRUOptions, CNNOptions, TextModelOptions, TransformerOptions
 
 TEXT_MODELS: Registry[ModelSpec] = Registry("text_classification model")
 TOKEN_IDS = "token_ids"
@@ -127,94 +126,6 @@ class EncoderBlock(layers.Layer):
             "ff_dim": self.ff_dim,
             "dropout": self.dropout,
         }
-
-
-@dataclasses.dataclass(frozen=True)
-class TextModelOptions:
-    """Options every text model takes.
-
-    Attributes:
-        embedding_dim: width of the token embeddings.
-        dropout: dropout rate before the classifier.
-    """
-
-    embedding_dim: int = 64
-    dropout: float = 0.2
-
-    def __post_init__(self):
-        if self.embedding_dim < 1:
-            raise ConfigError(f"model.embedding_dim must be >= 1. Received: {self.embedding_dim}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class CNNOptions(TextModelOptions):
-    """Options of the 1-D CNN.
-
-    Attributes:
-        filters: filters of each convolution.
-        kernel_sizes: one parallel convolution per width (in tokens), max-pooled over the text.
-    """
-
-    filters: int = 128
-    kernel_sizes: tuple[int, ...] = (3, 5)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1 or not self.kernel_sizes or min(self.kernel_sizes) < 1:
-            raise ConfigError(
-                "model.filters must be >= 1 and model.kernel_sizes a list of positive widths. "
-                f"Received: filters={self.filters}, kernel_sizes={list(self.kernel_sizes)}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class BiGRUOptions(TextModelOptions):
-    """Options of the bidirectional GRU.
-
-    Attributes:
-        units: units of each direction.
-        max_steps: the GRU reads the first `max_steps` tokens: it is unrolled
-            over them (LiteRT has no builtin loop for a recurrent layer), so
-            this bounds the size of the graph.
-    """
-
-    units: int = 64
-    max_steps: int = 128
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.units < 1 or self.max_steps < 1:
-            raise ConfigError(
-                f"model.units and model.max_steps must be >= 1. Received: units={self.units}, "
-                f"max_steps={self.max_steps}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class TransformerOptions(TextModelOptions):
-    """Options of the small Transformer encoder.
-
-    Attributes:
-        blocks: encoder blocks.
-        heads: attention heads (each of width embedding_dim / heads).
-        ff_dim: hidden units of each block's MLP.
-    """
-
-    blocks: int = 2
-    heads: int = 4
-    ff_dim: int = 128
-
-    def __post_init__(self):
-        super().__post_init__()
-        if min(self.blocks, self.heads, self.ff_dim) < 1:
-            raise ConfigError("model.blocks, model.heads and model.ff_dim must be >= 1.")
-        if self.embedding_dim % self.heads:
-            raise ConfigError(
-                f"model.embedding_dim ({self.embedding_dim}) must be a multiple of model.heads "
-                f"({self.heads})."
-            )
 
 
 def text_schema(spec: DataSpec) -> TextSchema:

@@ -7,12 +7,13 @@ Schemes: `builtin:NAME` (offline data, see `tasklab datasets`), `folder:PATH`
 
 from __future__ import annotations
 
+from pipelines.catalog import DATA_SCHEMES
 from pipelines.config import ConfigError, DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from pipelines.data.builtin import BUILTIN_DATASETS
 from pipelines.registry import closest_hint
 
-SCHEMES = ("builtin", "folder", "tfds", "csv")
+SCHEMES = DATA_SCHEMES
 
 __all__ = [
     "BUILTIN_DATASETS",

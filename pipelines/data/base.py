@@ -11,8 +11,10 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
+from pipelines.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """The data cannot be used as given; the message names the problem and the fix."""
 
 

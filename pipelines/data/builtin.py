@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn import datasets as sklearn_datasets
 
+from pipelines.catalog import BUILTINS, MIN_TOPIC_FORTUNES
 from pipelines.config import DataConfig
 from pipelines.data.base import Dataset, DataSpec, array_dataset, split_indices
 from pipelines.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
@@ -54,14 +55,14 @@ def load_digits(uri: str, config: DataConfig, seed: int) -> Dataset:
     )
 
 
-BUILTIN_DATASETS.register("digits")(
-    BuiltinDataset(
-        load=load_digits,
-        kind="image",
-        problem="classification",
-        description="handwritten digits 0-9, 1,797 grayscale 8x8 images (scikit-learn)",
-    )
-)
+def register_builtin(name: str, load: Callable[[str, DataConfig, int], Dataset]) -> None:
+    """Registers a loader under its name, with the kind, problem and description the
+    TF-free catalog (`pipelines.catalog.BUILTINS`) gives it."""
+    info = BUILTINS[name]
+    BUILTIN_DATASETS.register(name)(BuiltinDataset(load, info.kind, info.problem, info.description))
+
+
+register_builtin("digits", load_digits)
 
 
 def sklearn_table(name: str, problem: str) -> Callable[[str, DataConfig, int], Dataset]:
@@ -76,22 +77,8 @@ def sklearn_table(name: str, problem: str) -> Callable[[str, DataConfig, int], D
     return load
 
 
-for _name, _problem, _description in [
-    (
-        "breast_cancer",
-        "classification",
-        "tumour malignant/benign from 30 cell measurements, 569 rows",
-    ),
-    ("wine", "classification", "wine cultivar (3 classes) from 13 chemical measurements, 178 rows"),
-    ("iris", "classification", "iris species (3 classes) from 4 flower measurements, 150 rows"),
-    ("diabetes", "regression", "disease progression after one year from 10 measurements, 442 rows"),
-]:
-    BUILTIN_DATASETS.register(_name)(
-        BuiltinDataset(sklearn_table(_name, _problem), "tabular", _problem, _description)
-    )
-
-
-MIN_TOPIC_FORTUNES = 400  # Topics with fewer English fortunes are left out of fortunes_topics.
+for _name in ("breast_cancer", "wine", "iris", "diabetes"):
+    register_builtin(_name, sklearn_table(_name, BUILTINS[_name].problem))
 
 
 def load_fortunes_lang(uri: str, config: DataConfig, seed: int) -> Dataset:
@@ -121,24 +108,8 @@ def load_fortunes_topics(uri: str, config: DataConfig, seed: int) -> Dataset:
     )
 
 
-BUILTIN_DATASETS.register("fortunes_lang")(
-    BuiltinDataset(
-        load=load_fortunes_lang,
-        kind="text",
-        problem="classification",
-        description="language of a fortune (English, German, Spanish, Italian, Czech, Russian, "
-        "Polish, ...), ~89k texts from the Debian fortunes corpora",
-    )
-)
-BUILTIN_DATASETS.register("fortunes_topics")(
-    BuiltinDataset(
-        load=load_fortunes_topics,
-        kind="text",
-        problem="classification",
-        description=f"topic file of an English fortune (topics with >= {MIN_TOPIC_FORTUNES} "
-        "fortunes), ~11k texts from the Debian fortunes corpus",
-    )
-)
+register_builtin("fortunes_lang", load_fortunes_lang)
+register_builtin("fortunes_topics", load_fortunes_topics)
 
 
 def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
@@ -148,12 +119,4 @@ def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
     return load(uri, config, seed)
 
 
-BUILTIN_DATASETS.register("spoken_words")(
-    BuiltinDataset(
-        load=load_spoken_words,
-        kind="audio",
-        problem="classification",
-        description="10 spoken keywords plus unknown words and silence, synthesized offline "
-        "with espeak-ng by every English accent and voice variant; split by voice",
-    )
-)
+register_builtin("spoken_words", load_spoken_words)
