@@ -8,7 +8,9 @@ Two protocols, both on the same examples for every model:
 - cross-validation (datasets up to `compare.cv_max_rows`): repeated k-fold over
   all examples, every model (the Keras one included) refitted per fold, so the
   paired test has enough folds: Dietterich's 5x2cv t-test for 5 x 2 folds, the
-  corrected resampled t-test otherwise.
+  corrected resampled t-test otherwise. The Keras refits train for the epochs
+  `compare.cv_budget` allows (`fold_train_config`) on one compiled model;
+  the baselines' refits run meanwhile on a second thread.
 
 Without cross-validation, the test is McNemar's (classification) or Wilcoxon's
 (regression) on the held-out predictions.
@@ -16,8 +18,10 @@ Without cross-validation, the test is McNemar's (classification) or Wilcoxon's
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -37,10 +41,11 @@ from baselines.stats import (
 )
 from baselines.text import TextXGBoost
 from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from pipelines.config import ConfigError, RunConfig
+from pipelines.config import ConfigError, RunConfig, TrainConfig
 from pipelines.data.base import Dataset, split_indices
 from pipelines.evaluate import primary_score
-from pipelines.train import build_compiled_model, fit_quietly, make_input
+from pipelines.progress import Progress, format_duration
+from pipelines.train import RefitTrainer, make_input
 from tasks.base import Task
 
 logger = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class KerasHeldOut:
         size_bytes: the size of `model.keras`.
         primary: the metric models are ranked by.
         higher_is_better: its direction.
+        epochs_run: the epochs its training ran (sizes the cross-validation's refits).
     """
 
     model: keras.Model
@@ -74,6 +80,7 @@ class KerasHeldOut:
     size_bytes: int
     primary: str
     higher_is_better: bool
+    epochs_run: int
 
 
 def xgboost_baseline_path(run_dir: Path) -> Path:
@@ -155,10 +162,12 @@ def compare_models(
 
     entries = {KERAS: _keras_entry(config, task, keras_result, dataset)}
     held_out_outputs = {KERAS: keras_result.outputs}
+    fits = Progress("Baselines on the held-out split", len(names), logger, min_interval=0)
     for name in names:
         entries[name], held_out_outputs[name] = score_baseline_held_out(
             name, config.seed, task, features, targets, run_dir
         )
+        fits.advance(f"{name} fitted in {format_duration(entries[name]['fit_seconds'])}")
     primary, higher_is_better = keras_result.primary, keras_result.higher_is_better
 
     cv = None
@@ -167,7 +176,9 @@ def compare_models(
         and dataset.resplit is not None
         and len(dataset.pool_labels) <= config.compare.cv_max_rows
     ):
-        cv = cross_validate(config, task, dataset, strategy, names, primary)
+        cv = cross_validate(
+            config, task, dataset, strategy, names, primary, keras_result.epochs_run
+        )
         for name, scores in cv["scores"].items():
             entries[name]["cv"] = {
                 "mean": float(np.mean(scores)),
@@ -187,7 +198,12 @@ def compare_models(
             "held_out": dict(dataset.split_sizes()),
             "cv": None
             if cv is None
-            else {"repeats": config.compare.repeats, "folds": config.compare.folds, **cv["sizes"]},
+            else {
+                "repeats": config.compare.repeats,
+                "folds": config.compare.folds,
+                **cv["sizes"],
+                "keras_refit": cv["keras_refit"],
+            },
         },
         "models": leaderboard,
         "test": None,
@@ -280,22 +296,28 @@ def score_baseline_held_out(
     return entry, outputs
 
 
-def cross_validate(
-    config: RunConfig,
-    task: Task,
-    dataset: Dataset,
-    strategy: tf.distribute.Strategy,
-    names: list[str],
-    primary: str,
-) -> dict[str, Any]:
-    """Scores every model on each fold of repeated k-fold cross-validation.
+@dataclasses.dataclass(frozen=True)
+class Fold:
+    """One fold of the cross-validation: its data (preprocessing refitted) and its task.
+
+    Attributes:
+        number: 1-based.
+        data: the fold's splits: train and val from its training part, test the held-out part.
+        task: the task fitted to the fold's data spec.
+        seed: seeds the fold's models.
+    """
+
+    number: int
+    data: Dataset
+    task: Task
+    seed: int
+
+
+def cv_folds(config: RunConfig, task: Task, dataset: Dataset) -> list[Fold]:
+    """The folds of repeated (stratified) k-fold over the dataset's pool of examples.
 
     Each fold's training part gives up `data.val_fraction` of its rows for
     early stopping; per-split preprocessing is refitted on each fold.
-
-    Returns:
-        `scores` (model name -> one primary-metric value per fold) and `sizes`
-        (mean train and test rows per fold).
     """
     settings = config.compare
     labels = dataset.pool_labels
@@ -304,52 +326,174 @@ def cross_validate(
     splitter = splitter_class(
         n_splits=settings.folds, n_repeats=settings.repeats, random_state=config.seed
     )
-    folds = list(splitter.split(np.zeros(len(labels)), labels))
-    scores: dict[str, list[float]] = {KERAS: [], **{name: [] for name in names}}
-    train_sizes, test_sizes = [], []
-    for fold, (train_and_val, test) in enumerate(folds, start=1):
+    folds = []
+    for number, (train_and_val, test) in enumerate(
+        splitter.split(np.zeros(len(labels)), labels), start=1
+    ):
         class_names = dataset.spec.class_names or None
         train, val = split_indices(
-            labels[train_and_val], (config.data.val_fraction,), config.seed + fold, class_names
+            labels[train_and_val], (config.data.val_fraction,), config.seed + number, class_names
         )
-        fold_data = dataset.resplit(train_and_val[train], train_and_val[val], test)
-        train_sizes.append(len(train))
-        test_sizes.append(len(test))
-        fold_task = type(task)(task.model_config, fold_data.spec)
-        keras.utils.set_random_seed(config.seed + fold)
-        model = build_compiled_model(fold_task, fold_data, config.train, strategy)
-        fit_quietly(
-            model,
-            fold_task,
-            fold_data,
-            config.train,
-            strategy.num_replicas_in_sync,
-            config.seed + fold,
+        data = dataset.resplit(train_and_val[train], train_and_val[val], test)
+        folds.append(
+            Fold(number, data, type(task)(task.model_config, data.spec), config.seed + number)
         )
+    return folds
+
+
+def cross_validate(
+    config: RunConfig,
+    task: Task,
+    dataset: Dataset,
+    strategy: tf.distribute.Strategy,
+    names: list[str],
+    primary: str,
+    epochs_run: int,
+) -> dict[str, Any]:
+    """Scores every model on each fold of repeated k-fold cross-validation.
+
+    Every model is refitted on every fold. The Keras refits train one after
+    the other on one compiled model (`RefitTrainer`), for the epochs
+    `compare.cv_budget` allows; meanwhile a second thread fits the baselines,
+    which then use the core the small Keras model leaves idle.
+
+    Args:
+        config: the run config.
+        task: the run's task.
+        dataset: the run's dataset (its pool of examples is folded).
+        strategy: the strategy the Keras refits train under.
+        names: the baselines.
+        primary: the metric each fold is scored by.
+        epochs_run: the epochs the run's own training ran (sizes the refits' budget).
+
+    Returns:
+        `scores` (model name -> one primary-metric value per fold), `sizes`
+        (mean train and test rows per fold) and `keras_refit` (the refits'
+        epochs and what set them).
+    """
+    folds = cv_folds(config, task, dataset)
+    refit = fold_train_config(config, epochs_run, len(dataset.train), folds)
+    logger.info(
+        "Cross-validation: %d folds, every model refitted on each; Keras refits train %d "
+        "epoch(s) each (%s)",
+        len(folds),
+        refit.epochs,
+        _budget_reason(config, refit.epochs, epochs_run),
+    )
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        baselines = pool.submit(fold_baseline_outputs, folds, names, task.problem)
+        keras_outputs = keras_fold_outputs(refit, folds, strategy, primary)
+        baseline_outputs = baselines.result()
+    scores: dict[str, list[float]] = {KERAS: [], **{name: [] for name in names}}
+    for fold in folds:
+        outputs = {KERAS: keras_outputs[fold.number], **baseline_outputs[fold.number]}
+        for name, output in outputs.items():
+            scores[name].append(primary_score(primary, fold.data.test.labels, output))
+        summary = ", ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
+        logger.info(
+            "Cross-validation fold %d/%d (%s): %s", fold.number, len(folds), primary, summary
+        )
+    return {
+        "scores": scores,
+        "sizes": {
+            "train_rows": int(np.mean([len(fold.data.train) for fold in folds])),
+            "test_rows": int(np.mean([len(fold.data.test) for fold in folds])),
+        },
+        "keras_refit": {
+            "epochs": refit.epochs,
+            "run_epochs": epochs_run,
+            "cv_budget": config.compare.cv_budget,
+        },
+    }
+
+
+def fold_train_config(
+    config: RunConfig, epochs_run: int, train_rows: int, folds: list[Fold]
+) -> TrainConfig:
+    """The train settings of the Keras refits: the run's, for the epochs the budget allows.
+
+    With `compare.cv_budget` B, the refits of all folds together process at
+    most B times the examples the run's training did (`epochs_run` epochs of
+    `train_rows`): each gets `floor(B * epochs_run * train_rows / fold train
+    rows)` epochs, at least 1 and at most `train.epochs`. The warm-up shrinks
+    with the epochs, so the schedule has the run's shape.
+
+    Returns:
+        The refits' train section (no `stop_at`: that is the run's own target).
+    """
+    train = config.train
+    epochs = train.epochs
+    if config.compare.cv_budget is not None:
+        fold_rows = sum(len(fold.data.train) for fold in folds)
+        affordable = math.floor(config.compare.cv_budget * epochs_run * train_rows / fold_rows)
+        epochs = max(1, min(train.epochs, affordable))
+    return dataclasses.replace(
+        train,
+        epochs=epochs,
+        warmup_epochs=train.warmup_epochs * epochs / train.epochs,
+        stop_at=None,
+    )
+
+
+def _budget_reason(config: RunConfig, epochs: int, epochs_run: int) -> str:
+    if config.compare.cv_budget is None:
+        return "compare.cv_budget: null, as the run"
+    if epochs == config.train.epochs:
+        return f"train.epochs; compare.cv_budget {config.compare.cv_budget:g} allows as many"
+    return (
+        f"compare.cv_budget {config.compare.cv_budget:g} x the run's {epochs_run} epochs of "
+        "training, shared by the folds; null refits with train.epochs"
+    )
+
+
+def keras_fold_outputs(
+    config: TrainConfig, folds: list[Fold], strategy: tf.distribute.Strategy, primary: str
+) -> dict[int, np.ndarray]:
+    """Trains the Keras model on every fold, one compiled model for all (`RefitTrainer`).
+
+    Returns:
+        Fold number -> the fold model's outputs on the fold's test part.
+    """
+    trainer = RefitTrainer(config, strategy)
+    progress = Progress("Cross-validation Keras refits", len(folds), logger, min_interval=0)
+    outputs = {}
+    for fold in folds:
+        model = trainer.fit(fold.task, fold.data, fold.seed)
         test_input = make_input(
-            fold_data.test, fold_task, config.train.batch_size, training=False, seed=0
+            fold.data.test, fold.task, config.batch_size, training=False, seed=0
         )
-        outputs = {KERAS: model.predict(test_input, verbose=0)}
+        outputs[fold.number] = model.predict(test_input, verbose=0)
+        score = primary_score(primary, fold.data.test.labels, outputs[fold.number])
+        progress.advance(f"fold {fold.number}/{len(folds)}, {primary} {score:.4f}")
+    return outputs
+
+
+def fold_baseline_outputs(
+    folds: list[Fold], names: list[str], problem: str
+) -> dict[int, dict[str, np.ndarray]]:
+    """Fits every baseline on every fold's training part and predicts its test part.
+
+    Returns:
+        Fold number -> baseline name -> its test outputs.
+    """
+    progress = Progress("Cross-validation baselines", len(folds) * len(names), logger)
+    outputs: dict[int, dict[str, np.ndarray]] = {}
+    for fold in folds:
+        data, outputs[fold.number] = fold.data, {}
         features = {
-            s: fold_task.baseline_features(getattr(fold_data, s)) for s in ("train", "val", "test")
+            s: fold.task.baseline_features(getattr(data, s)) for s in ("train", "val", "test")
         }
         for name in names:
             fitted = fit_baseline(
                 name,
-                task.problem,
-                config.seed + fold,
-                (features["train"], fold_data.train.labels),
-                (features["val"], fold_data.val.labels),
+                problem,
+                fold.seed,
+                (features["train"], data.train.labels),
+                (features["val"], data.val.labels),
             )
-            outputs[name] = _predict(fitted, features["test"], task.problem)
-        for name, output in outputs.items():
-            scores[name].append(primary_score(primary, fold_data.test.labels, output))
-        summary = ", ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
-        logger.info("Cross-validation fold %d/%d (%s): %s", fold, len(folds), primary, summary)
-    return {
-        "scores": scores,
-        "sizes": {"train_rows": int(np.mean(train_sizes)), "test_rows": int(np.mean(test_sizes))},
-    }
+            outputs[fold.number][name] = _predict(fitted, features["test"], problem)
+            progress.advance(f"fold {fold.number}/{len(folds)}, {name}")
+    return outputs
 
 
 def verdict(
@@ -415,7 +559,7 @@ def _predict(model, features, problem: str) -> np.ndarray:
 
 
 def _size_bytes(name: str, model, run_dir: Path) -> int:
-    """XGBoost: its saved JSON file (plus its TF-IDF); others: the bytes of their fitted arrays."""
+    """XGBoost: its saved JSON file (plus its TF-IDF); others: their fitted state as pickled."""
     if isinstance(model, XGBoostClassifier | XGBoostRegressor):
         return model.save_json(run_dir / BASELINES_DIR / f"{name}.json").stat().st_size
     if isinstance(model, TextXGBoost):

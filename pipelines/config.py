@@ -11,19 +11,23 @@ dataclass is looked up in the task's model registry.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
+from pipelines.errors import UserError
 from pipelines.registry import closest_hint
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 
@@ -172,6 +176,67 @@ class SynthesisConfig:
             )
 
 
+BACKGROUND_COLORS = {
+    "white": (255.0, 255.0, 255.0),
+    "black": (0.0, 0.0, 0.0),
+    "gray": (128.0, 128.0, 128.0),
+    "grey": (128.0, 128.0, 128.0),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageConfig:
+    """How the pixels of image files with transparency become the model's input (`folder:`).
+
+    Attributes:
+        alpha: `composite` paints every image over `background` by its alpha,
+            as a viewer shows it (opaque pixels keep their values); `channel`
+            keeps alpha as an extra last channel instead (when some image has
+            transparency), for models that should see the shape's outline.
+        background: what `composite` paints transparent pixels over: a color
+            name (`white`, `black`, `gray`), a gray level 0..255 or
+            `[r, g, b]` with values 0..255. A gray one keeps grayscale images
+            with alpha in one channel; another color makes them RGB.
+    """
+
+    alpha: Literal["composite", "channel"] = "composite"
+    background: Any = "white"
+
+    def __post_init__(self):
+        if isinstance(self.background, list):
+            object.__setattr__(self, "background", tuple(self.background))
+        parse_background(self.background)  # A bad color fails here, not at decoding.
+
+    @property
+    def background_rgb(self) -> tuple[float, float, float]:
+        """`background` as `(r, g, b)` floats in 0..255."""
+        return parse_background(self.background)
+
+
+def parse_background(value: Any) -> tuple[float, float, float]:
+    """Reads `data.image.background` (a color name, a gray level or `[r, g, b]`) as RGB floats.
+
+    Raises:
+        ConfigError: naming the three accepted forms.
+    """
+    if isinstance(value, str) and value.lower() in BACKGROUND_COLORS:
+        return BACKGROUND_COLORS[value.lower()]
+    if _is_level(value):
+        return (float(value),) * 3
+    if isinstance(value, tuple | list) and len(value) == 3 and all(_is_level(v) for v in value):
+        return tuple(float(v) for v in value)
+    hint = closest_hint(value, list(BACKGROUND_COLORS)) if isinstance(value, str) else ""
+    raise ConfigError(
+        f"data.image.background must be a color name {sorted(BACKGROUND_COLORS)}, a gray "
+        f"level 0..255 or [r, g, b] with values 0..255. Received: {value!r}." + hint
+    )
+
+
+def _is_level(value: Any) -> bool:
+    """Whether `value` is a number in 0..255 (not a bool: YAML reads `yes` as true)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 255
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the data comes from and how it is split.
@@ -195,6 +260,7 @@ class DataConfig:
         tokenizer: how texts become token ids (text tasks only).
         audio: how audio becomes clips (speech tasks only).
         synthesis: how `builtin:spoken_words` is synthesized.
+        image: how image files with transparency become pixels (`folder:` images).
     """
 
     uri: str
@@ -210,12 +276,24 @@ class DataConfig:
     tokenizer: TokenizerConfig = TokenizerConfig()
     audio: AudioConfig = AudioConfig()
     synthesis: SynthesisConfig = SynthesisConfig()
+    image: ImageConfig = ImageConfig()
 
     def __post_init__(self):
         if ":" not in self.uri:
             raise ConfigError(
                 f"data.uri must look like 'SCHEME:NAME_OR_PATH' (e.g. 'builtin:digits', "
                 f"'folder:path/to/images'). Received: '{self.uri}'."
+            )
+        scheme, _, rest = self.uri.partition(":")
+        if scheme not in DATA_SCHEMES:
+            raise ConfigError(
+                f"The data.uri scheme must be one of {list(DATA_SCHEMES)}. Received: '{scheme}' "
+                f"(in '{self.uri}')." + closest_hint(scheme, list(DATA_SCHEMES))
+            )
+        if scheme == "builtin" and rest not in BUILTINS:
+            raise ConfigError(
+                f"data.uri: Unknown built-in dataset '{rest}'. Known built-in datasets: "
+                f"{sorted(BUILTINS)}.{closest_hint(rest, list(BUILTINS))} See `tasklab datasets`."
             )
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
@@ -226,6 +304,11 @@ class DataConfig:
                 "data.val_fraction + data.test_fraction must leave at least 10% for training. "
                 f"Received: {self.val_fraction} + {self.test_fraction}."
             )
+
+
+# The kind of data each nested `data` section applies to; a run of another kind ignores it
+# (the report leaves it out of the resolved config it shows).
+DATA_SECTION_KINDS = {"tokenizer": "text", "audio": "audio", "synthesis": "audio", "image": "image"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,12 +496,19 @@ class CompareConfig:
             resampled t-test).
         folds: k of the k-fold split.
         alpha: significance level of the verdict.
+        cv_budget: how much the cross-validation's Keras refits may train, in
+            all folds together, as a multiple of the examples the run's own
+            training processed (epochs x train examples): each fold gets the
+            epochs that fit, at most `train.epochs`, with the learning-rate
+            schedule (warm-up included) sized to them. null: every fold trains
+            `train.epochs`, like the run.
     """
 
     cv_max_rows: int = 10_000
     repeats: int = 5
     folds: int = 2
     alpha: float = 0.05
+    cv_budget: float | None = 2.5
 
     def __post_init__(self):
         if self.repeats < 1 or self.folds < 2:
@@ -427,6 +517,11 @@ class CompareConfig:
             raise ConfigError("Cross-validation needs at least 2 folds in all.")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"compare.alpha must be between 0 and 1. Received: {self.alpha}.")
+        if self.cv_budget is not None and self.cv_budget <= 0:
+            raise ConfigError(
+                f"compare.cv_budget must be > 0, or null for full refits. Received: "
+                f"{self.cv_budget}."
+            )
 
 
 EXPORT_VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -657,10 +752,11 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
-    """Reads a YAML config file, applies `--set` overrides and validates it.
+    """Reads a YAML config file (or a shipped config by name), applies overrides, validates it.
 
     Args:
-        path: the YAML file.
+        path: the YAML file, or the name of a config shipped with tasklab
+            (`digits` is its `digits.yaml`; see `shipped_configs`).
         overrides: `dotted.key=value` strings; each value is parsed as YAML.
 
     Returns:
@@ -669,16 +765,46 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     Raises:
         ConfigError: on a missing file, bad YAML or an invalid value.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Config file '{path}' does not exist. Check the path.")
+    source = config_source(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"Config file '{path}' is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file '{path}' must hold a mapping of sections at top level.")
     return parse_config(apply_overrides(raw, overrides))
+
+
+def config_source(path: str | Path) -> Path | Traversable:
+    """The config file `path` names: a file, else a shipped config of that name.
+
+    Raises:
+        ConfigError: when it is neither, listing the shipped configs.
+    """
+    file = Path(path)
+    if file.is_file():
+        return file
+    shipped = _shipped_dir() / f"{file.name}.yaml"
+    if file.suffix == "" and len(file.parts) == 1 and shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"Config file '{path}' does not exist. Check the path, or name a config shipped with "
+        f"tasklab: {', '.join(shipped_configs())} (e.g. `tasklab run digits`)."
+        + closest_hint(file.stem, shipped_configs())
+    )
+
+
+def shipped_configs() -> list[str]:
+    """The names of the configs shipped with tasklab (`tasklab run NAME`)."""
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in _shipped_dir().iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def _shipped_dir() -> Traversable:
+    return importlib.resources.files("pipelines.configs")
 
 
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
@@ -747,21 +873,20 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
 
 
 def parse_baselines(raw: Any) -> tuple[str, ...] | None:
-    """Validates the `baselines` list against the baseline registry (None: all of them)."""
-    from baselines.models import BASELINES  # Imported here: baselines import xgboost.
-
+    """Validates the `baselines` list against the known baselines (None: the task's)."""
     names = _coerce(raw, tuple[str, ...] | None, "baselines")
+    known = list(BASELINE_NAMES)
     for name in names or ():
-        if name not in BASELINES:
+        if name not in known:
             raise ConfigError(
                 f"The 'baselines' option lists unknown baseline '{name}'. Known baselines: "
-                f"{BASELINES.names()}." + closest_hint(name, BASELINES.names())
+                f"{known}." + closest_hint(name, known)
             )
     return names
 
 
 def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
-    """Validates the `model` section against the task's model registry.
+    """Validates the `model` section against the task's models (`tasks.options`).
 
     Args:
         task_name: the task whose models are valid.
@@ -770,21 +895,24 @@ def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
     Returns:
         The model config with its options dataclass.
     """
-    from tasks import get_task  # Imported here: tasks import TensorFlow.
+    from tasks.options import MODEL_OPTIONS, default_model  # No TensorFlow: options only.
 
-    try:
-        task_cls = get_task(task_name)
-    except LookupError as error:
-        raise ConfigError(f"task: {error}") from None
+    if task_name not in MODEL_OPTIONS:
+        raise ConfigError(
+            f"task: Unknown task '{task_name}'. Known tasks: {sorted(MODEL_OPTIONS)}."
+            + closest_hint(task_name, list(MODEL_OPTIONS))
+        )
     if not isinstance(raw, Mapping):
         raise ConfigError(f"model must be a mapping. Received: {raw!r}.")
     options = dict(raw)
-    model_name = _coerce(options.pop("name", task_cls.default_model), str, "model.name")
-    try:
-        spec = task_cls.models.get(model_name)
-    except LookupError as error:
-        raise ConfigError(f"model.name: {error}") from None
-    return ModelConfig(name=model_name, options=parse_section(spec.options, options, "model"))
+    model_name = _coerce(options.pop("name", default_model(task_name)), str, "model.name")
+    models = MODEL_OPTIONS[task_name]
+    if model_name not in models:
+        raise ConfigError(
+            f"model.name: Unknown {task_name} model '{model_name}'. Known {task_name} models: "
+            f"{sorted(models)}." + closest_hint(model_name, list(models))
+        )
+    return ModelConfig(name=model_name, options=parse_section(models[model_name], options, "model"))
 
 
 def parse_section(cls: type, raw: Any, where: str) -> Any:

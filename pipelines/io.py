@@ -133,3 +133,42 @@ def read_json(path: str | Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"Expected the artifact '{path}', which does not exist.")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+class DirectoryLock:
+    """An exclusive lock on a directory while one process works in it.
+
+    It is an advisory `flock` on `DIR/.lock`: the kernel releases it when the
+    process ends, however it ends (kill -9 included), so a killed run can be
+    resumed while a running one cannot be taken over by a second command.
+
+    Args:
+        directory: the directory to lock.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.path = Path(directory) / ".lock"
+        self._file = None
+
+    def acquire(self) -> bool:
+        """Takes the lock if no other process holds it.
+
+        Returns:
+            Whether this process now holds it.
+        """
+        import fcntl
+
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # Another process holds it (BlockingIOError).
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        """Gives the lock back (closing the file releases the flock)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

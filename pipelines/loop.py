@@ -4,7 +4,7 @@ Keras 3's `fit` fails under `MultiWorkerMirroredStrategy`
 (keras-team/keras#20585). This loop trains the same compiled Keras model with
 its own `train_step`, `test_step`, optimizer and metrics, one step per
 `strategy.run`, and keeps what the `fit` path's callbacks give a run: the
-learning-rate schedule (the optimizer's), early stopping with the best
+learning-rate schedule (set before every step), early stopping with the best
 weights restored, a backup every epoch that a rerun resumes from, the best
 checkpoint, `history.json`, TensorBoard logs and a divergence guard. It serves
 every task: task differences stay in the task's hooks.
@@ -37,6 +37,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ import tensorflow as tf
 from pipelines import io
 from pipelines.config import ConfigError, TrainConfig
 from pipelines.data.base import Dataset
+from pipelines.progress import Progress as EpochLines
 from pipelines.strategy import StrategyInfo
 from pipelines.train import (
     BACKUP_DIR,
@@ -57,8 +59,10 @@ from pipelines.train import (
     TrainingDiverged,
     TrainResult,
     diverged_message,
+    epoch_summary,
     float32_copy,
     history_until,
+    learning_rate_schedule,
     make_input,
     open_scalar_writers,
     write_epoch_scalars,
@@ -103,6 +107,8 @@ class Chief:
     best_weights: list[np.ndarray] | None
     writers: dict[str, Any]
     clock: TrainingClock
+    eta: EpochLines
+    first_epoch: int
 
 
 def fit_distributed(
@@ -160,7 +166,7 @@ def fit_distributed(
     )
     steps_fn = _step_functions(model, strategy)
     state = model.weights + model.optimizer.variables
-    chief = _start_chief(run_dir, model, state) if run_dir is not None else None
+    chief = _start_chief(run_dir, model, state, config.epochs) if run_dir is not None else None
     # The chief's epoch and state (its backup's, on a resume) to every worker, in one exchange.
     epoch_and_state = [np.array(chief.progress.epoch if chief else 0), *(v.numpy() for v in state)]
     start, *values = sync_from_chief(strategy, info, epoch_and_state)
@@ -171,8 +177,9 @@ def fit_distributed(
 
     started = time.perf_counter()
     completed = start
+    schedule = learning_rate_schedule(config, steps)
     for epoch in range(start, config.epochs):
-        logs = _train_epoch(steps_fn, model, train_data, epoch, steps, config.epochs, chief)
+        logs = _train_epoch(steps_fn, model, train_data, epoch, steps, chief, schedule)
         logs.update(_validate(steps_fn, model, val_data, epoch))
         stop = _end_epoch(chief, config, model, task, state, epoch, logs) if chief else False
         completed = epoch + 1
@@ -281,26 +288,25 @@ def _train_epoch(
     train_data,
     epoch: int,
     steps: int,
-    epochs: int,
     chief: Chief | None,
+    schedule: Callable[[int], float],
 ) -> dict[str, float]:
-    """Runs one epoch of training steps; raises `TrainingDiverged` at a non-finite loss."""
+    """Runs one epoch of training steps; raises `TrainingDiverged` at a non-finite loss.
+
+    The learning rate is set from `schedule` before each step (every epoch has
+    `steps` steps, so the optimizer step is `epoch * steps + step`, on a resume too).
+    """
     model.reset_metrics()
     iterator = iter(train_data)
-    show = chief is not None
-    if show:
-        print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-    bar = keras.utils.Progbar(steps) if show and sys.stdout.isatty() else None
-    started = time.perf_counter()
+    bar = keras.utils.Progbar(steps) if chief is not None and sys.stdout.isatty() else None
     for step in range(steps):
+        model.optimizer.learning_rate = schedule(epoch * steps + step)
         loss = float(steps_fn.train(iterator))
         if not math.isfinite(loss):
             raise TrainingDiverged(diverged_message(loss, epoch + 1, step + 1, steps))
         if bar is not None:
             bar.update(step + 1, [("loss", loss)])
-    logs = _read_logs(steps_fn)
-    logs["epoch_seconds"] = time.perf_counter() - started
-    return logs
+    return _read_logs(steps_fn)
 
 
 def _validate(steps_fn: _Steps, model: keras.Model, val_data, epoch: int) -> dict[str, float]:
@@ -328,8 +334,10 @@ def _end_epoch(
     Returns:
         Whether training stops (early stopping or the target reached).
     """
-    seconds = logs.pop("epoch_seconds")
-    print(f"{seconds:.0f}s - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), flush=True)
+    chief.eta.update(
+        epoch + 1 - chief.first_epoch,
+        f"epoch {epoch + 1}/{config.epochs}: {epoch_summary(logs)}",
+    )
     chief.history.append({"epoch": epoch + 1, **logs, "seconds": chief.clock.seconds()})
     io.write_json(chief.run_dir / HISTORY_FILE, chief.history)
     write_epoch_scalars(chief.writers, logs, epoch)
@@ -354,7 +362,7 @@ def _end_epoch(
     return progress.stopped_early or progress.reached_target
 
 
-def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
+def _start_chief(run_dir: Path, model: keras.Model, state: list, epochs: int) -> Chief:
     """Loads the run's backup (if any) into the model and optimizer; opens the logs."""
     progress, best = Progress(), None
     loaded = read_backup(run_dir / BACKUP_DIR, state)
@@ -363,7 +371,10 @@ def _start_chief(run_dir: Path, model: keras.Model, state: list) -> Chief:
         _assign(state, values)
     history = history_until(run_dir / HISTORY_FILE, progress.epoch)
     writers = open_scalar_writers(run_dir / LOGS_DIR)
-    return Chief(run_dir, progress, history, best, writers, TrainingClock(history))
+    eta = EpochLines("Training", epochs - progress.epoch, logger, min_interval=0)
+    return Chief(
+        run_dir, progress, history, best, writers, TrainingClock(history), eta, progress.epoch
+    )
 
 
 def _finish_chief(chief: Chief) -> None:

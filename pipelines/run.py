@@ -12,12 +12,14 @@ This is the Python API::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
 import logging
 import platform
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,24 +115,32 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
     if not strategy_info.is_chief:
         return _run_worker(config, strategy, strategy_info)
     config_yaml = dump_config(config)
-    run_dir = None if fresh else find_interrupted_run(Path(runs_dir), config.name, config_yaml)
-    resumed = run_dir is not None
+    found = None if fresh else find_interrupted_run(Path(runs_dir), config.name, config_yaml)
+    resumed = found is not None
     if resumed:
+        run_dir, lock = found
         logger.info("Resuming the interrupted run in %s (pass --fresh to start over).", run_dir)
     else:
         run_dir = create_run_dir(Path(runs_dir), config.name)
+        lock = io.DirectoryLock(run_dir)
+        lock.acquire()  # A new directory: no other process knows it yet.
         io.write_text(run_dir / CONFIG_FILE, config_yaml)
-    manifest = start_manifest(config, run_dir, resumed)
     try:
-        metrics = _run_stages(config, run_dir, manifest, strategy, strategy_info)
-    except BaseException as error:
-        manifest.update(status="failed", error=f"{type(error).__name__}: {error}", finished=_now())
+        manifest = start_manifest(config, run_dir, resumed)
+        try:
+            metrics = _run_stages(config, run_dir, manifest, strategy, strategy_info)
+        except BaseException as error:
+            manifest.update(
+                status="failed", error=f"{type(error).__name__}: {error}", finished=_now()
+            )
+            io.write_json(run_dir / MANIFEST_FILE, manifest)
+            raise
+        manifest.update(status="complete", finished=_now())
         io.write_json(run_dir / MANIFEST_FILE, manifest)
-        raise
-    manifest.update(status="complete", finished=_now())
-    io.write_json(run_dir / MANIFEST_FILE, manifest)
-    logger.info("Writing the report")
-    write_report(run_dir)
+        logger.info("Writing the report")
+        write_report(run_dir)
+    finally:
+        lock.release()
     if strategy_info.workers > 1:
         finish_together(strategy, strategy_info)
     return RunResult(run_dir=run_dir, metrics=metrics, resumed=resumed)
@@ -183,7 +193,8 @@ def _run_stages(
     explain_methods = resolve_methods(task_cls, config.explain)
     baselines = applicable_baselines(config, task_cls)
     logger.info("Loading %s", config.data.uri)
-    dataset = load_task_data(config, task_cls)
+    with timed(manifest, "data"):
+        dataset = load_task_data(config, task_cls)
     for note in dataset.notes:
         logger.info("Data: %s", note)
     manifest.update(
@@ -203,16 +214,17 @@ def _run_stages(
     logger.info(
         "Training %s (%d parameters, %s)", config.model.name, model.count_params(), precision
     )
-    if strategy_info.uses_custom_loop:
-        trained = fit_distributed(
-            model, task, dataset, config.train, strategy, strategy_info, config.seed, run_dir
-        )
-        # Later stages run on the chief alone: no cluster collectives from here on.
-        strategy = tf.distribute.get_strategy()
-    else:
-        trained = fit(
-            model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir
-        )
+    with timed(manifest, "training"):
+        if strategy_info.uses_custom_loop:
+            trained = fit_distributed(
+                model, task, dataset, config.train, strategy, strategy_info, config.seed, run_dir
+            )
+            # Later stages run on the chief alone: no cluster collectives from here on.
+            strategy = tf.distribute.get_strategy()
+        else:
+            trained = fit(
+                model, task, dataset, config.train, strategy_info.replicas, config.seed, run_dir
+            )
     if strategy_info.uses_custom_loop or precision != "float32":
         model = float32_copy(task, model)
     manifest["resumed_from_epoch"] = trained.initial_epoch or None
@@ -220,11 +232,12 @@ def _run_stages(
         model.save(tmp)
 
     logger.info("Evaluating on the test split")
-    test_input = make_input(
-        dataset.test, task, config.train.batch_size, training=False, seed=config.seed
-    )
-    outputs = model.predict(test_input, verbose=0)
-    evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
+    with timed(manifest, "evaluation"):
+        test_input = make_input(
+            dataset.test, task, config.train.batch_size, training=False, seed=config.seed
+        )
+        outputs = model.predict(test_input, verbose=0)
+        evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
     metrics = build_metrics(
         config, dataset, strategy_info, trained, evaluation, precision, model.count_params()
     )
@@ -241,16 +254,31 @@ def _run_stages(
             size_bytes=(run_dir / MODEL_FILE).stat().st_size,
             primary=evaluation.primary,
             higher_is_better=evaluation.higher_is_better,
+            epochs_run=trained.epochs_run,
         )
-        comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
+        with timed(manifest, "comparison"):
+            comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
         io.write_json(run_dir / BASELINES_FILE, comparison)
         logger.info("Verdict: %s", comparison["verdict"])
 
     if explain_methods:
-        explain_model(model, task, dataset, config, run_dir, test_outputs=outputs)
+        with timed(manifest, "explanation"):
+            explain_model(model, task, dataset, config, run_dir, test_outputs=outputs)
     if config.export.variants:
-        export_model(model, task, dataset, config, run_dir)
+        with timed(manifest, "export"):
+            export_model(model, task, dataset, config, run_dir)
     return metrics
+
+
+@contextlib.contextmanager
+def timed(manifest: dict[str, Any], stage: str) -> Iterator[None]:
+    """Records the wall time of a stage in the manifest's `stage_seconds`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = round(time.perf_counter() - started, 2)
+        manifest.setdefault("stage_seconds", {})[stage] = seconds
 
 
 def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
@@ -381,6 +409,7 @@ def build_metrics(
     return {
         "task": config.task,
         "dataset": config.data.uri,
+        "data_kind": dataset.spec.kind,  # The report shows only the config this kind uses.
         "model": config.model.name,
         "parameters": parameters,
         "strategy": strategy.name,
@@ -423,8 +452,17 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     raise FileExistsError(f"Could not create a new run directory for '{name}' in '{runs_dir}'.")
 
 
-def find_interrupted_run(runs_dir: Path, name: str, config_yaml: str) -> Path | None:
-    """Returns the newest unfinished run of this exact config that has a training backup."""
+def find_interrupted_run(
+    runs_dir: Path, name: str, config_yaml: str
+) -> tuple[Path, io.DirectoryLock] | None:
+    """The newest unfinished run of this exact config that has a training backup, locked.
+
+    A run that another process is still working in holds its directory's lock
+    and is skipped: two commands never train in one run directory.
+
+    Returns:
+        The run directory and its lock (held by this process), or None.
+    """
     for candidate in sorted(runs_dir.glob(f"{name}-*"), reverse=True):
         config_file, manifest_file = candidate / CONFIG_FILE, candidate / MANIFEST_FILE
         if not (
@@ -433,8 +471,12 @@ def find_interrupted_run(runs_dir: Path, name: str, config_yaml: str) -> Path | 
             continue
         if config_file.read_text(encoding="utf-8") != config_yaml:
             continue
-        if io.read_json(manifest_file).get("status") != "complete":
-            return candidate
+        if io.read_json(manifest_file).get("status") == "complete":
+            continue
+        lock = io.DirectoryLock(candidate)
+        if lock.acquire():
+            return candidate, lock
+        logger.info("%s is in use by another process: not resuming it.", candidate)
     return None
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
 
-from baselines.compare import verdict
+from baselines.compare import fold_train_config, verdict
 from baselines.stats import PairedTest
 from baselines.xgboost_model import XGBoostClassifier
 from pipelines import io
@@ -39,6 +41,9 @@ def test_comparison_leaderboard_holds_every_model_on_the_same_splits(breast_canc
     assert means == sorted(means, reverse=True)
     assert comparison["models"][-1]["name"] == "dummy"
     assert comparison["protocol"]["held_out"]["test"] == 114
+    refit = comparison["protocol"]["cv"]["keras_refit"]
+    assert refit == {"epochs": 10, "run_epochs": breast_cancer_run.metrics["epochs_run"],
+                     "cv_budget": 2.5}  # fmt: skip
     # The Keras entry is the run's own test result.
     assert models["keras"]["metrics"] == breast_cancer_run.metrics["test"]
 
@@ -58,6 +63,7 @@ def test_comparison_test_and_verdict(breast_cancer_run):
     assert [t["name"] for t in comparison["other_tests"]] == ["McNemar's exact test"]
     html = (breast_cancer_run.run_dir / "report.html").read_text()
     assert "Does the neural net earn its keep?" in html and comparison["verdict"] in html
+    assert "the Keras refits trained 10 epoch(s) each" in " ".join(html.split())
 
 
 def test_saved_xgboost_json_reloads_and_predicts_the_same(breast_cancer_run):
@@ -160,3 +166,25 @@ def test_csv_run_with_categories_and_missing_values(tmp_path):
     # The label is a function of the city alone: every model should find it.
     assert accuracy["xgboost"] == 1.0 and accuracy["linear"] == 1.0 and accuracy["keras"] >= 0.95
     assert any("categorical: city" in note for note in result.metrics["data_notes"])
+
+
+def test_fold_refits_train_the_epochs_the_budget_allows():
+    """All folds together process at most cv_budget x the run's training examples; the
+    warm-up shrinks with the epochs; null keeps train.epochs."""
+
+    class Fold:
+        def __init__(self, rows):
+            self.data = type("Data", (), {"train": np.zeros(rows)})()
+
+    config = load_config(REPO / "configs" / "digits.yaml")  # 40 epochs, 2 warm-up epochs.
+    folds = [Fold(763) for _ in range(10)]
+    refit = fold_train_config(config, epochs_run=40, train_rows=1168, folds=folds)
+    assert refit.epochs == 15  # floor(2.5 * 40 * 1168 / 7630)
+    assert refit.warmup_epochs == pytest.approx(2 * 15 / 40) and refit.stop_at is None
+    assert (refit.learning_rate, refit.batch_size) == (config.train.learning_rate, 32)
+    stopped_early = fold_train_config(config, epochs_run=4, train_rows=1168, folds=folds)
+    assert stopped_early.epochs == 1
+    generous = load_config(REPO / "configs" / "digits.yaml", ["compare.cv_budget=100"])
+    assert fold_train_config(generous, 40, 1168, folds).epochs == 40
+    full = load_config(REPO / "configs" / "digits.yaml", ["compare.cv_budget=null"])
+    assert fold_train_config(full, 40, 1168, folds) == dataclasses.replace(full.train, stop_at=None)

@@ -33,7 +33,7 @@ def test_run_then_report_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip().splitlines()[-1])  # The run directory is printed last.
     assert run_dir.parent == runs
-    assert "test accuracy" in done.stdout and "Epoch 2/2" in done.stdout
+    assert "test accuracy" in done.stdout and "Training: epoch 2/2" in done.stderr
     assert io.read_json(run_dir / "metrics.json")["epochs_run"] == 2
 
     report = run_dir / "report.html"

@@ -57,7 +57,7 @@ def test_two_workers_train_an_image_task_to_identical_weights(tmp_path):
     )  # fmt: skip
     metrics = check_two_worker_run(done, tmp_path)
     assert metrics["test"]["accuracy"] > 0.8 and metrics["epochs_run"] == 4
-    assert "[worker 0] Epoch 4/4" in done.stdout
+    assert "[worker 0] tasklab: Training: epoch 4/4" in done.stdout
 
 
 def test_two_workers_train_a_tabular_task_with_early_stopping(tmp_path):

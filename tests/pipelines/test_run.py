@@ -183,3 +183,22 @@ def test_diabetes_regression_run(tmp_path):
     keras_shap, tree_shap = io.read_json(result.run_dir / "explain.json")["methods"]
     assert keras_shap["checks"]["additivity"]["value"] < 0.01 * metrics["test"]["rmse"]
     assert "no XGBoost baseline" in tree_shap["skipped"] and "tree_shap did not run" in html
+
+
+def test_a_run_another_process_is_working_in_is_not_resumed(tmp_path):
+    """Two commands on one config: the second starts its own run rather than training in the
+    first one's directory; once the first process is gone, its run can be resumed."""
+    from pipelines.run import BACKUP_DIR, find_interrupted_run
+
+    config_yaml = "name: digits\n"
+    run_dir = tmp_path / "digits-20260101T000000Z"
+    (run_dir / BACKUP_DIR).mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(config_yaml)
+    io.write_json(run_dir / "manifest.json", {"status": "running"})
+    other_process = io.DirectoryLock(run_dir)  # A second open file: flock sees another holder.
+    assert other_process.acquire()
+    assert find_interrupted_run(tmp_path, "digits", config_yaml) is None
+    other_process.release()  # As when that process ends, kill -9 included.
+    found, lock = find_interrupted_run(tmp_path, "digits", config_yaml)
+    assert found == run_dir and not io.DirectoryLock(run_dir).acquire()
+    lock.release()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -14,11 +16,15 @@ from pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_
 from pipelines.strategy import StrategyInfo, split_cpu
 from pipelines.train import (
     HistoryRecorder,
+    LearningRateUpdater,
+    RefitTrainer,
     StopAtTarget,
     build_compiled_model,
+    build_optimizer,
     check_jit_compile,
     dtype_policy,
     early_stopping,
+    learning_rate_schedule,
     make_input,
     precision_policy,
 )
@@ -155,3 +161,98 @@ def test_history_seconds_grow_and_continue_across_a_resume(tmp_path):
     history = io.read_json(path)
     assert [entry["epoch"] for entry in history] == [1, 2]
     assert 100.0 <= history[1]["seconds"] < 160.0  # Epoch 1's time counted, not restarted.
+
+
+def test_the_cosine_schedule_is_keras_cosine_decay_with_warmup():
+    """The per-step Python schedule follows Keras' own CosineDecay (warm-up included) at every
+    step, past the end too."""
+    config = TrainConfig(epochs=7, learning_rate=3e-3, warmup_epochs=1.5)
+    steps_per_epoch = 11
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    total, warmup = 7 * 11, round(1.5 * 11)
+    reference = keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, warmup_target=3e-3, warmup_steps=warmup
+    )
+    steps = np.arange(total + 5)
+    expected = np.array([float(reference(step)) for step in steps])
+    np.testing.assert_allclose([schedule(int(step)) for step in steps], expected, atol=1e-9)
+    constant = learning_rate_schedule(TrainConfig(schedule="constant", learning_rate=0.1), 5)
+    assert {constant(step) for step in range(20)} == {0.1}
+
+
+def test_fit_sets_the_scheduled_rate_before_every_step_and_resumes_the_count():
+    """The updater assigns schedule(step) before each step, starting from the optimizer's own
+    step count (a resumed run continues its schedule), and leaves a plain float rate that a
+    saved model reloads with in plain Keras."""
+    config = TrainConfig(epochs=3, learning_rate=0.01, warmup_epochs=1.0)
+    schedule = learning_rate_schedule(config, steps_per_epoch=4)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=build_optimizer(config, 4), loss="mse")
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rates = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    x, y = np.ones((16, 2), np.float32), np.ones((16, 1), np.float32)
+
+    def rates_of_a_fit(epochs: int) -> list[float]:
+        recorder = Recorder()
+        callbacks = [LearningRateUpdater(schedule), recorder]
+        model.fit(x, y, batch_size=4, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
+        return recorder.rates
+
+    np.testing.assert_allclose(rates_of_a_fit(2), [schedule(step) for step in range(8)], rtol=1e-6)
+    # A resume: the optimizer has taken 8 steps, and the schedule goes on from there.
+    resumed = rates_of_a_fit(1)
+    np.testing.assert_allclose(resumed, [schedule(step) for step in range(8, 12)], rtol=1e-6)
+    assert isinstance(model.optimizer.get_config()["learning_rate"], float)
+
+
+def test_refits_reuse_one_compiled_model_from_fresh_initial_weights():
+    """A refit starts from the initial weights a new model gets under its seed and from a
+    zeroed optimizer, but keeps the compiled model, so its training step is traced once."""
+    config, task, dataset = digits_setup("train.epochs=1", "train.patience=null")
+    strategy = tf.distribute.get_strategy()
+    trainer = RefitTrainer(config.train, strategy)
+    first = trainer.fit(task, dataset, seed=7)
+    train_function = first.train_function
+
+    class InitialWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = self.model.get_weights()
+            self.iterations = int(self.model.optimizer.iterations.numpy())
+
+    seen = InitialWeights()
+    original_fit = keras.Model.fit
+
+    def fit_watching(model, *args, callbacks=(), **kwargs):
+        return original_fit(model, *args, callbacks=[*callbacks, seen], **kwargs)
+
+    keras.Model.fit = fit_watching
+    try:
+        second = trainer.fit(task, dataset, seed=8)
+    finally:
+        keras.Model.fit = original_fit
+    assert second is first and second.train_function is train_function
+    assert seen.iterations == 0
+    keras.utils.set_random_seed(8)
+    fresh = build_compiled_model(task, dataset, config.train, strategy, metrics=False)
+    for got, expected in zip(seen.weights, fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_refit_of_other_weight_shapes_gets_its_own_model():
+    config, task, dataset = digits_setup("train.epochs=1")
+    trainer = RefitTrainer(config.train, tf.distribute.get_strategy())
+    first = trainer.fit(task, dataset, seed=1)
+    wider = type(task)(
+        dataclasses.replace(
+            task.model_config, options=dataclasses.replace(task.model_config.options, filters=8)
+        ),
+        dataset.spec,
+    )
+    assert trainer.fit(wider, dataset, seed=1) is not first
