@@ -136,8 +136,33 @@ def explain_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def first_run_table(result: dict[str, Any]) -> list[str]:
+    """A shipped config's whole run against its training time, with and without the budget."""
+    lines = _header("run", "wall", "training", "wall / training", "stages (s)", "verdict")
+    for name, label in (("shipped", "as shipped"), ("full_refits", "compare.cv_budget=null")):
+        row = result.get(name)
+        if row is None:
+            continue
+        stages = ", ".join(
+            f"{stage} {seconds:.0f}" for stage, seconds in row["stage_seconds"].items()
+        )
+        refits = f"; refits {row['refit_epochs']} epochs" if row.get("refit_epochs") else ""
+        lines.append(
+            f"| {result['config']}, {label}{refits} | {row['wall_seconds']:.0f} s "
+            f"| {row['train_seconds']:.0f} s | **x{row['wall_over_training']:.2f}** | {stages} "
+            f"| {row['verdict']} |"
+        )
+    return lines
+
+
 # Each benchmark: its results file, its heading, its table and the command that measures it.
 SECTIONS: list[tuple[str, str, Callable[[dict], list[str]], str]] = [
+    (
+        "first_run",
+        "The first run: the whole default run vs its training",
+        first_run_table,
+        "bench.first_run",
+    ),
     ("overhead", "Overhead: tasklab vs a plain Keras script", overhead_table, "bench.overhead"),
     (
         "time_to_accuracy",

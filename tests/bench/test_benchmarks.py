@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bench import common, explain_cost, growth, overhead, summary, time_to_accuracy
+from bench import common, explain_cost, first_run, growth, overhead, summary, time_to_accuracy
 from bench.images import SHAPES, write_shapes_folder
 from pipelines import io
 from pipelines.config import load_config, parse_stop_at
@@ -99,6 +99,20 @@ def test_explain_cost_times_every_method(results_dir):
     assert all(row["ms_per_example"] > 0 for row in results)
 
 
+def test_first_run_times_the_whole_run_against_its_training(results_dir):
+    quick = ["train.epochs=2", "compare.repeats=1", "baselines=[linear]", "explain.methods=[]",
+             "export.variants=[]"]  # fmt: skip
+    result = first_run.main(["--shipped-only", *(f"--set={setting}" for setting in quick)])
+    shipped = io.read_json(results_dir / "first_run.json")["shipped"]
+    assert shipped == result["shipped"] and "full_refits" not in result
+    assert shipped["wall_over_training"] == pytest.approx(
+        shipped["wall_seconds"] / shipped["train_seconds"], rel=0.01
+    )
+    assert shipped["wall_seconds"] > sum(shipped["stage_seconds"].values()) > 0
+    assert {"data", "training", "evaluation", "comparison"} <= set(shipped["stage_seconds"])
+    assert "Keras small_cnn" in shipped["verdict"] and shipped["refit_epochs"] >= 1
+
+
 def test_summary_writes_every_table_into_the_readme(results_dir, tmp_path):
     # Runs after the benchmarks above (file order), on what they wrote; scaling has its own test.
     readme = tmp_path / "README.md"
@@ -110,6 +124,7 @@ def test_summary_writes_every_table_into_the_readme(results_dir, tmp_path):
     assert "STALE TABLE" not in text and body in text and text.endswith("## Next\n")
     assert "| digits (1 epochs" in body and "| breast_cancer | `val_accuracy >= 0.95` |" in body
     assert "dynamic_int8" in body and "fitted exponent" in body and "tree_shap" in body
+    assert "| digits, as shipped; refits" in body
     assert "Not measured yet: run `make bench`" in body  # scaling.json is not in this directory.
     with pytest.raises(ValueError, match="no '<!-- bench:start -->'"):
         summary.replace_between_markers("no markers", body)
