@@ -9,8 +9,10 @@ explanations, export variants) reports through `Progress`, so the CLI and the Py
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 
 
 def format_duration(seconds: float) -> str:
@@ -73,3 +75,37 @@ class Progress:
             timing = format_duration(elapsed)
         prefix = f"{detail} " if detail else ""
         return f"{prefix}({count}, {timing})"
+
+
+# The packages whose modules log a run's progress, each to `logging.getLogger(__name__)`.
+PACKAGES = ("pipelines", "tasks", "baselines", "explain", "export")
+
+
+@contextlib.contextmanager
+def progress_logging(verbose: bool = True) -> Iterator[None]:
+    """Shows a run's progress lines on stderr for the block, unless logging is configured.
+
+    The CLI configures logging itself. A script that calls the Python API
+    usually has not, and then Python shows warnings only: while the block runs
+    the packages' INFO lines go to stderr as the CLI shows them. Handlers the
+    caller set up are left alone (they receive the lines instead).
+
+    Args:
+        verbose: whether to show them at all.
+    """
+    if not verbose or logging.getLogger().handlers:
+        yield
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("tasklab: %(message)s"))
+    loggers = [logging.getLogger(name) for name in PACKAGES]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -41,6 +41,7 @@ from pipelines.config import (
 from pipelines.data import DataError, Dataset, load_dataset
 from pipelines.evaluate import Evaluation
 from pipelines.loop import finish_together, fit_distributed
+from pipelines.progress import progress_logging
 from pipelines.report import write_report
 from pipelines.strategy import StrategyInfo, make_strategy
 from pipelines.train import (
@@ -91,7 +92,9 @@ class RunResult:
     resumed: bool
 
 
-def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -> RunResult:
+def run(
+    config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False, verbose: bool = True
+) -> RunResult:
     """Trains, evaluates and reports one experiment.
 
     If an earlier run of the identical config was interrupted (no finished
@@ -105,10 +108,18 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", fresh: bool = False) -
         config: the validated run config.
         runs_dir: the parent of the run directories.
         fresh: always start a new run directory.
+        verbose: show the progress lines on stderr (as the CLI does) when the
+            caller has not configured logging; with logging configured, its
+            handlers get them.
 
     Returns:
         The run directory and its metrics.
     """
+    with progress_logging(verbose):
+        return _run(config, Path(runs_dir), fresh)
+
+
+def _run(config: RunConfig, runs_dir: Path, fresh: bool) -> RunResult:
     # The strategy comes first: splitting the CPU into logical devices, and
     # joining a cluster, must happen before any other TensorFlow work.
     strategy, strategy_info = make_strategy(config.strategy)
@@ -281,7 +292,9 @@ def timed(manifest: dict[str, Any], stage: str) -> Iterator[None]:
         manifest.setdefault("stage_seconds", {})[stage] = seconds
 
 
-def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+def export_run(
+    run_dir: str | Path, overrides: Iterable[str] = (), verbose: bool = True
+) -> dict[str, Any]:
     """Exports (again) the LiteRT variants of a finished run: `tasklab export RUN_DIR`.
 
     The run's dataset is reloaded with its recorded config and seed, so the
@@ -292,6 +305,7 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
         run_dir: a run directory holding `model.keras`.
         overrides: `export.KEY=VALUE` settings (e.g. `export.variants=[int8]`);
             only the export section can change after training.
+        verbose: show the progress lines when logging is not configured (as `run`).
 
     Returns:
         What `export.json` holds (the report is rebuilt too).
@@ -301,18 +315,22 @@ def export_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, 
         if not config.export.variants:
             raise ConfigError("export.variants is empty: name at least one variant to export.")
 
-    finished = load_finished_run(run_dir, overrides, section="export", check=check)
-    result = export_model(*finished.stage_args())
-    write_report(finished.run_dir)
+    with progress_logging(verbose):
+        finished = load_finished_run(run_dir, overrides, section="export", check=check)
+        result = export_model(*finished.stage_args())
+        write_report(finished.run_dir)
     return result
 
 
-def explain_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+def explain_run(
+    run_dir: str | Path, overrides: Iterable[str] = (), verbose: bool = True
+) -> dict[str, Any]:
     """Explains (again) the model of a finished run: `tasklab explain RUN_DIR`.
 
     Args:
         run_dir: a run directory holding `model.keras`.
         overrides: `explain.KEY=VALUE` settings (e.g. `explain.examples=32`).
+        verbose: show the progress lines when logging is not configured (as `run`).
 
     Returns:
         What `explain.json` holds (the report is rebuilt too).
@@ -322,9 +340,10 @@ def explain_run(run_dir: str | Path, overrides: Iterable[str] = ()) -> dict[str,
         if not resolve_methods(get_task(config.task), config.explain):
             raise ConfigError("explain.methods is empty: name at least one method to run.")
 
-    finished = load_finished_run(run_dir, overrides, section="explain", check=check)
-    result = explain_model(*finished.stage_args())
-    write_report(finished.run_dir)
+    with progress_logging(verbose):
+        finished = load_finished_run(run_dir, overrides, section="explain", check=check)
+        result = explain_model(*finished.stage_args())
+        write_report(finished.run_dir)
     return result
 
 

@@ -136,7 +136,11 @@ def test_the_bundle_runs_alone_with_its_own_runner(digits_run, tmp_path):
         "print('LOADED', loaded, 'STATUS', status)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-E", "-s", "-c", code], cwd=bundle, capture_output=True, text=True, timeout=120
+        [sys.executable, "-E", "-s", "-c", code],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "LOADED [] STATUS 0" in done.stdout, done.stdout + done.stderr
     prediction = json.loads(done.stdout.splitlines()[0])

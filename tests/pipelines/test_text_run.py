@@ -60,7 +60,14 @@ def test_text_csv_run_end_to_end(tmp_path, capsys):
     assert set(names) == {"keras", "tfidf_xgboost", "tfidf_linear", "dummy"}
     # Each fold gives up data.val_fraction of its train half for early stopping.
     cv = comparison["protocol"]["cv"]
-    assert cv == {"repeats": 1, "folds": 2, "train_rows": 54, "test_rows": 60}
+    assert cv == {
+        "repeats": 1,
+        "folds": 2,
+        "train_rows": 54,
+        "test_rows": 60,
+        # Two folds of 54 rows fit 2.5 runs' worth of examples in the run's full 15 epochs.
+        "keras_refit": {"epochs": 15, "run_epochs": 15, "cv_budget": 2.5},
+    }
     assert comparison["verdict"]
 
     explained = io.read_json(run_dir / "explain.json")
