@@ -43,8 +43,12 @@ demo: install
 	done; \
 	echo; echo "Reports:"; printf '  %s\n' "$${reports[@]}"
 
+# Two pytest workers (pytest-xdist), a test file each at a time so module fixtures are built
+# once: most tests keep one core busy (small models, tracing, subprocess start-up), so two
+# workers halve the wall time on two cores. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Each benchmark measures its setups side by side and writes bench/results/NAME.json; the
 # summary writes the tables into the README's Performance section.

@@ -51,6 +51,7 @@ from pipelines.train import build_compiled_model, make_input
 from tasks import get_task
 
 PLAIN_SCRIPT = Path(__file__).parent / "plain_keras.py"
+CASES = ("digits", "folder")
 
 
 def compare_training(
@@ -141,7 +142,7 @@ def pipeline_vs_step(config_path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Runs both cases and writes the results.
+    """Runs the cases (both by default) and writes the results.
 
     Returns:
         What `bench/results/overhead.json` holds (without the machine and versions).
@@ -151,19 +152,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--digits-epochs", type=int, default=10)
     parser.add_argument("--folder-epochs", type=int, default=3)
     parser.add_argument("--folder-images", type=int, default=3000)
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASES, default=list(CASES), help="the cases to measure"
+    )
     args = parser.parse_args(argv)
 
     cases = {}
     with tempfile.TemporaryDirectory(prefix="tasklab-bench-") as tmp:
-        root = write_shapes_folder(Path(tmp) / "shapes", args.folder_images)
-        setups = {
-            "digits": (REPO / "configs" / "digits.yaml", "digits", args.digits_epochs),
-            "folder": (
-                folder_config(root, Path(tmp) / "shapes.yaml", args.folder_epochs),
-                f"folder:{root}",
-                args.folder_epochs,
-            ),
-        }
+        setups = {}
+        if "digits" in args.cases:
+            setups["digits"] = (REPO / "configs" / "digits.yaml", "digits", args.digits_epochs)
+        if "folder" in args.cases:
+            root = write_shapes_folder(Path(tmp) / "shapes", args.folder_images)
+            config = folder_config(root, Path(tmp) / "shapes.yaml", args.folder_epochs)
+            setups["folder"] = (config, f"folder:{root}", args.folder_epochs)
         for name, (config, plain_data, epochs) in setups.items():
             print(f"{name}: tasklab vs plain Keras, {epochs} epochs", flush=True)
             case = compare_training(config, plain_data, epochs, args.repeats, Path(tmp) / name)

@@ -286,7 +286,9 @@ def generate(
 
 def write_cache(folder: Path, clips: np.ndarray, index: list[dict[str, Any]], meta: dict) -> None:
     """Writes the clips and their index into `folder` atomically (a staged folder, renamed)."""
-    staging = folder.with_name(f".{folder.name}.partial")
+    # One staging folder per process: two runs synthesizing the same clips at once must not
+    # write into (or delete) each other's; the last rename wins with identical contents.
+    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     np.save(staging / "clips.npy", clips, allow_pickle=False)
