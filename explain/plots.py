@@ -12,6 +12,7 @@ import shap
 
 from explain.base import Attributions
 from explain.checks import importance_map
+from pipelines.plot_labels import plot_label
 from pipelines.report import figure_png
 
 _TOP_COLUMNS = 15  # Columns shown in the importance bars and beeswarms.
@@ -57,7 +58,8 @@ def overlays_png(
         true, predicted = int(examples.labels[index]), int(examples.predicted[index])
         draw(axes[row, 0], picture)
         axes[row, 0].set_title(
-            f"{class_names[true]} -> {class_names[predicted]} ({examples.confidence[index]:.2f})",
+            f"{plot_label(class_names[true], 20)} -> {plot_label(class_names[predicted], 20)} "
+            f"({examples.confidence[index]:.2f})",
             fontsize=8,
         )
         for column, name in enumerate(methods, start=1):
@@ -124,7 +126,7 @@ def importance_bar_png(importance: Mapping[str, Any]) -> bytes | None:
     positions = np.arange(len(order))[::-1]
     for offset, (name, share) in enumerate(shares.items()):
         axis.barh(positions + offset * height - 0.4 + height / 2, share[order], height, label=name)
-    axis.set_yticks(positions, [columns[i] for i in order], fontsize=8)
+    axis.set_yticks(positions, [plot_label(columns[i]) for i in order], fontsize=8)
     axis.set_xlabel("share of mean |SHAP|")
     axis.legend()
     axis.grid(axis="x", alpha=0.3)
@@ -146,7 +148,8 @@ def beeswarm_png(
         PNG bytes.
     """
     data = np.column_stack([_numeric(frame[column]) for column in columns])
-    explanation = shap.Explanation(values=values, data=data, feature_names=list(columns))
+    names = [plot_label(column) for column in columns]
+    explanation = shap.Explanation(values=values, data=data, feature_names=names)
     shap.plots.beeswarm(explanation, max_display=_TOP_COLUMNS, show=False, plot_size=(7, 5))
     figure = plt.gcf()
     figure.suptitle(method, fontsize=10)

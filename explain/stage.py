@@ -224,7 +224,7 @@ def explain_model(
 
     staging = run_dir / f".{EXPLAIN_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    io.make_dir(staging)
     result = {
         "task": task.name,
         "explain_input": task.explain_input,

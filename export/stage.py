@@ -114,7 +114,7 @@ def export_model(
     saved_model_staging = run_dir / f".{SAVED_MODEL_DIR}.partial"
     for partial in (staging, saved_model_staging):
         shutil.rmtree(partial, ignore_errors=True)
-    staging.mkdir()
+    io.make_dir(staging)
     saved_model = export_saved_model(model, saved_model_staging)
 
     context = _VariantContext(

@@ -10,6 +10,7 @@ dataclass is looked up in the task's model registry.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import importlib.resources
 import re
@@ -25,6 +26,7 @@ import yaml
 from pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
 from pipelines.errors import UserError
 from pipelines.registry import closest_hint
+from pipelines.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
 
 
 class ConfigError(UserError, ValueError):
@@ -261,12 +263,19 @@ class DataConfig:
         audio: how audio becomes clips (speech tasks only).
         synthesis: how `builtin:spoken_words` is synthesized.
         image: how image files with transparency become pixels (`folder:` images).
+        max_pixels: an image file whose header declares more pixels (width x
+            height) is refused before it is decoded (a "decompression bomb" of a
+            few hundred KB can declare billions); the edge bundle keeps the limit.
+        encoding: the text encoding of a `csv:` file (e.g. `cp1252`, `latin-1`);
+            bytes that are not in it are an error naming the line, never replaced.
     """
 
     uri: str
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     skip_corrupt: bool = False
+    max_pixels: int = 40_000_000
+    encoding: str = "utf-8"
     tfds_data_dir: str | None = None
     target: str | None = None
     text: str | None = None
@@ -295,6 +304,15 @@ class DataConfig:
                 f"data.uri: Unknown built-in dataset '{rest}'. Known built-in datasets: "
                 f"{sorted(BUILTINS)}.{closest_hint(rest, list(BUILTINS))} See `tasklab datasets`."
             )
+        if self.max_pixels < 1:
+            raise ConfigError(f"data.max_pixels must be >= 1. Received: {self.max_pixels}.")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ConfigError(
+                f"data.encoding: unknown text encoding '{self.encoding}'. Use a Python codec "
+                "name such as utf-8, cp1252 or latin-1."
+            ) from None
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
@@ -767,9 +785,12 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     """
     source = config_source(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"Config file '{path}' is not valid YAML: {error}") from None
+        if isinstance(source, Path):
+            raw = read_yaml_file(source, f"Config file '{path}'")
+        else:  # A shipped config: package data, trusted and small.
+            raw = parse_yaml(source.read_text(encoding="utf-8"), f"Config '{path}'")
+    except YAMLInputError as error:
+        raise ConfigError(str(error)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file '{path}' must hold a mapping of sections at top level.")
     return parse_config(apply_overrides(raw, overrides))
@@ -825,11 +846,9 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
                 f"An override must look like 'section.key=value'. Received: '{override}'."
             )
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(
-                f"The value in override '{override}' is not valid YAML: {error}"
-            ) from None
+            value = parse_yaml(text, f"The value in override '{override}'")
+        except YAMLInputError as error:
+            raise ConfigError(str(error)) from None
         target = result
         *parents, leaf = key.strip().split(".")
         for part in parents:

@@ -64,6 +64,7 @@ from pipelines.train import (
     history_until,
     learning_rate_schedule,
     make_input,
+    make_training_dirs,
     open_scalar_writers,
     write_epoch_scalars,
 )
@@ -365,6 +366,7 @@ def _end_epoch(
 def _start_chief(run_dir: Path, model: keras.Model, state: list, epochs: int) -> Chief:
     """Loads the run's backup (if any) into the model and optimizer; opens the logs."""
     progress, best = Progress(), None
+    make_training_dirs(run_dir)
     loaded = read_backup(run_dir / BACKUP_DIR, state)
     if loaded is not None:
         progress, values, best = loaded

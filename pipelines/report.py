@@ -16,6 +16,8 @@ import numpy as np
 
 from pipelines import io
 from pipelines.config import DATA_SECTION_KINDS
+from pipelines.plot_labels import plot_label
+from pipelines.yaml_text import parse_yaml
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -23,8 +25,40 @@ PLOTS_DIR = "plots"
 BUNDLE_SPEC_FILE = "preprocessing.json"
 
 
+# The keys of each JSON artifact the report reads without a default (written by every run).
+REQUIRED_KEYS = {
+    "metrics.json": (
+        "task", "dataset", "model", "strategy", "replicas", "seed", "primary_metric",
+        "higher_is_better", "test", "intervals", "per_class", "confusion_matrix", "class_names",
+        "splits", "epochs_run", "best_epoch", "stopped_early", "train_seconds",
+        "examples_per_second", "data_notes",
+    ),
+    "manifest.json": ("status", "versions"),
+    "baselines.json": ("models", "test", "verdict", "primary_metric", "higher_is_better"),
+    "export.json": ("variants", "bundle", "all_passed"),
+    "explain.json": ("methods", "examples"),
+}  # fmt: skip
+_OPTIONAL = ("baselines.json", "export.json", "explain.json")
+# What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
+_RENDER_FAILURES = (
+    KeyError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    jinja2.TemplateError,
+)
+
+
+class ReportInputError(io.ArtifactReadError):
+    """A run directory's JSON cannot be rendered: a value of the wrong type or shape."""
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Renders `report.html` (and `plots/*.png`) from the JSON results in `run_dir`.
+
+    Everything is rendered before anything is written, so a run directory
+    whose files cannot be rendered keeps its report and plots as they were.
 
     Args:
         run_dir: a run directory holding at least `metrics.json` and `manifest.json`.
@@ -34,6 +68,8 @@ def write_report(run_dir: str | Path) -> Path:
 
     Raises:
         FileNotFoundError: when `run_dir` is not a (finished) run directory.
+        ArtifactReadError: when one of its JSON files is damaged or lacks a key
+            (naming the file), or holds a value the report cannot show.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").is_file():
@@ -41,16 +77,43 @@ def write_report(run_dir: str | Path) -> Path:
             f"'{run_dir}' holds no metrics.json: it is not a finished run directory. "
             "Pass the directory that `tasklab run` printed."
         )
-    metrics = io.read_json(run_dir / "metrics.json")
-    manifest = io.read_json(run_dir / "manifest.json")
-    history = io.read_json(run_dir / "history.json") if (run_dir / "history.json").is_file() else []
+    records = {
+        name: io.read_record(run_dir / name, keys)
+        for name, keys in REQUIRED_KEYS.items()
+        if name not in _OPTIONAL or (run_dir / name).is_file()
+    }
+    try:
+        html, plots = _render(run_dir, records)
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        jinja2.TemplateError,
+    ) as error:
+        if isinstance(error, io.ArtifactReadError):
+            raise
+        reason = " ".join(str(error).split())[:300]
+        raise ReportInputError(
+            f"The report of '{run_dir}' cannot be built: a value in its JSON files is not what "
+            f"tasklab writes ({type(error).__name__}: {reason}). They were edited or damaged; "
+            "restore them, or run the config again with `tasklab run`."
+        ) from None
+    for name, png in plots.items():
+        io.write_bytes(run_dir / PLOTS_DIR / f"{name}.png", png)
+    return io.write_text(run_dir / REPORT_FILE, html)
+
+
+def _render(run_dir: Path, records: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
+    """The report's HTML and its plots (PNG bytes by name), written by neither."""
+    metrics, manifest = records["metrics.json"], records["manifest.json"]
+    comparison = records.get("baselines.json")
+    export = records.get("export.json")
+    explain = records.get("explain.json")
+    history_file = run_dir / "history.json"
+    history = io.read_json(history_file) if history_file.is_file() else []
     config_file = run_dir / "config.yaml"
-    baselines_file = run_dir / "baselines.json"
-    comparison = io.read_json(baselines_file) if baselines_file.is_file() else None
-    export_file = run_dir / "export.json"
-    export = io.read_json(export_file) if export_file.is_file() else None
-    explain_file = run_dir / "explain.json"
-    explain = io.read_json(explain_file) if explain_file.is_file() else None
     plots = {
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(
@@ -60,9 +123,7 @@ def write_report(run_dir: str | Path) -> Path:
         else None,
         "comparison": comparison_png(comparison) if comparison and comparison["test"] else None,
     }
-    for name, png in plots.items():
-        if png is not None:
-            io.write_bytes(run_dir / PLOTS_DIR / f"{name}.png", png)
+    plots = {name: png for name, png in plots.items() if png is not None}
     config_yaml, hidden_sections = used_config(
         config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
         metrics.get("data_kind"),
@@ -83,12 +144,10 @@ def write_report(run_dir: str | Path) -> Path:
             history=history,
             config_yaml=config_yaml,
             hidden_sections=hidden_sections,
-            plots={
-                name: base64.b64encode(png).decode("ascii") for name, png in plots.items() if png
-            },
+            plots={name: base64.b64encode(png).decode("ascii") for name, png in plots.items()},
         )
     )
-    return io.write_text(run_dir / REPORT_FILE, html)
+    return html, plots
 
 
 def edge_default(run_dir: Path, export: dict | None) -> dict | None:
@@ -156,7 +215,7 @@ def used_config(config_yaml: str, data_kind: str | None) -> tuple[str, list[str]
     """
     if data_kind is None or not config_yaml:
         return config_yaml, []
-    config = yaml.safe_load(config_yaml)
+    config = parse_yaml(config_yaml, "The run's config.yaml")
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict):
         return config_yaml, []
@@ -174,7 +233,8 @@ def _explain_plots(run_dir: Path, explain: dict | None) -> dict[str, str]:
     pngs = {}
     for name, relative in explain.get("plots", {}).items():
         path = run_dir / relative
-        if path.is_file():
+        # explain.json is a file like any other: embed only plots inside the run directory.
+        if io.is_inside(path, run_dir) and path.is_file():
             pngs[name] = base64.b64encode(path.read_bytes()).decode("ascii")
     return pngs
 
@@ -267,21 +327,33 @@ def learning_curves_png(history: list[dict[str, float]]) -> bytes | None:
     return figure_png(figure)
 
 
+# Past this many classes the confusion matrix shows the classes with the most errors: a full
+# 1,000-class plot would be 450 inches wide with a million labels (17.7 GB to draw).
+MAX_PLOTTED_CLASSES = 30
+
+
 def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
-    """Plots the confusion matrix with counts in the cells.
+    """Plots the confusion matrix (of the most confused classes when there are many).
 
     Returns:
         PNG bytes.
     """
     counts = np.asarray(matrix)
-    size = max(4.0, 0.45 * len(class_names) + 2)
+    shown = most_confused(counts, MAX_PLOTTED_CLASSES)
+    counts = counts[np.ix_(shown, shown)]
+    names = [plot_label(class_names[i]) for i in shown]
+    size = max(4.0, 0.45 * len(names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
     axis.imshow(counts, cmap="Blues")
-    ticks = np.arange(len(class_names))
-    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
-    axis.set_yticks(ticks, class_names)
+    ticks = np.arange(len(names))
+    axis.set_xticks(ticks, names, rotation=45, ha="right")
+    axis.set_yticks(ticks, names)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
+    if len(shown) < len(class_names):
+        axis.set_title(
+            f"the {len(shown)} of {len(class_names):,} classes with the most errors", fontsize=9
+        )
     threshold = counts.max() / 2 if counts.size else 0
     for (row, col), count in np.ndenumerate(counts):
         axis.text(
@@ -294,6 +366,18 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> byt
             fontsize=8,
         )
     return figure_png(figure)
+
+
+def most_confused(counts: np.ndarray, limit: int) -> np.ndarray:
+    """The indices of every class, or of the `limit` classes in the most errors, in order.
+
+    A class's errors are its misclassified examples plus the examples of other
+    classes predicted as it (the off-diagonal counts of its row and column).
+    """
+    if len(counts) <= limit:
+        return np.arange(len(counts))
+    errors = counts.sum(axis=0) + counts.sum(axis=1) - 2 * np.diag(counts)
+    return np.sort(np.argsort(-errors, kind="stable")[:limit])
 
 
 def comparison_png(comparison: dict) -> bytes:

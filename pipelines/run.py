@@ -25,7 +25,6 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-import yaml
 
 from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines, compare_models
 from explain.stage import explain_model, resolve_methods
@@ -39,6 +38,7 @@ from pipelines.config import (
     parse_config,
 )
 from pipelines.data import DataError, Dataset, load_dataset
+from pipelines.errors import UserError
 from pipelines.evaluate import Evaluation
 from pipelines.loop import finish_together, fit_distributed
 from pipelines.progress import progress_logging
@@ -53,6 +53,7 @@ from pipelines.train import (
     float32_copy,
     make_input,
 )
+from pipelines.yaml_text import YAMLInputError, read_yaml_file
 from tasks import get_task
 from tasks.base import Task
 
@@ -140,16 +141,17 @@ def _run(config: RunConfig, runs_dir: Path, fresh: bool) -> RunResult:
         manifest = start_manifest(config, run_dir, resumed)
         try:
             metrics = _run_stages(config, run_dir, manifest, strategy, strategy_info)
+            # `complete` is the report's to show; if the report then fails, the run has not.
+            manifest.update(status="complete", finished=_now())
+            io.write_json(run_dir / MANIFEST_FILE, manifest)
+            logger.info("Writing the report")
+            write_report(run_dir)
         except BaseException as error:
             manifest.update(
                 status="failed", error=f"{type(error).__name__}: {error}", finished=_now()
             )
             io.write_json(run_dir / MANIFEST_FILE, manifest)
             raise
-        manifest.update(status="complete", finished=_now())
-        io.write_json(run_dir / MANIFEST_FILE, manifest)
-        logger.info("Writing the report")
-        write_report(run_dir)
     finally:
         lock.release()
     if strategy_info.workers > 1:
@@ -396,7 +398,16 @@ def load_finished_run(
         raise ConfigError(
             f"Only {section}.* settings can change after training. Received: {others}."
         )
-    raw = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    config_file = run_dir / CONFIG_FILE
+    try:
+        raw = read_yaml_file(config_file, f"The run's config '{config_file}'")
+    except YAMLInputError as error:
+        raise ConfigError(str(error)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"The run's config '{config_file}' holds no mapping of sections; the run directory "
+            "was edited or damaged. Run the config again with `tasklab run`."
+        )
     config = parse_config(apply_overrides(raw, overrides))
     if check is not None:
         check(config)
@@ -409,8 +420,45 @@ def load_finished_run(
             f"{dataset.fingerprint} vs {recorded}), so its test split is not the run's. "
             "Start a new run on the current data."
         )
-    model = keras.saving.load_model(run_dir / MODEL_FILE, compile=False, safe_mode=True)
+    model = load_model_file(run_dir / MODEL_FILE)
     return FinishedRun(model, task_cls(config.model, dataset.spec), dataset, config, run_dir)
+
+
+class ModelFileError(UserError):
+    """A model file is refused by Keras' safe mode, or is not a Keras model at all."""
+
+
+def load_model_file(path: Path) -> keras.Model:
+    """Loads a `.keras` file as untrusted input: Keras `safe_mode`, never unsafely.
+
+    Args:
+        path: the model file (a run's `model.keras`).
+
+    Returns:
+        The model, uncompiled.
+
+    Raises:
+        ModelFileError: when safe mode refuses the file (it would run code
+            stored in it, e.g. a `Lambda` layer), or it is not a readable
+            Keras model (truncated, another format); one line either way.
+    """
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Any failure to read an untrusted file is the file's.
+        reason = " ".join(str(error).split())[:300]
+        if "safe_mode" in reason or "unsafe" in reason.lower():
+            # Keras' first sentence says what the file holds; the rest says how to load it
+            # unsafely, which tasklab never does.
+            reason = reason.split(". ")[0]
+            raise ModelFileError(
+                f"{path} is not trusted: loading it would run code stored in the file "
+                f"({reason}). tasklab loads models with Keras safe_mode only; train the model "
+                "with `tasklab run` instead of using a file from elsewhere."
+            ) from None
+        raise ModelFileError(
+            f"{path} is not a Keras model tasklab can read ({type(error).__name__}: {reason}). "
+            "It was truncated or replaced; run the config again with `tasklab run`."
+        ) from None
 
 
 def build_metrics(
@@ -460,7 +508,7 @@ def build_metrics(
 def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Creates `runs_dir/<name>-<UTC timestamp>/` (with a suffix if that exists)."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    io.make_dir(runs_dir)
     for attempt in range(1, 100):
         candidate = runs_dir / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
         try:
@@ -468,6 +516,8 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
             return candidate
         except FileExistsError:
             continue
+        except OSError as error:
+            raise io.write_error(candidate, error, directory=True) from error
     raise FileExistsError(f"Could not create a new run directory for '{name}' in '{runs_dir}'.")
 
 

@@ -692,6 +692,20 @@ def early_stopping(config: TrainConfig, verbose: int = 1) -> list[keras.callback
     ]
 
 
+def make_training_dirs(run_dir: Path) -> None:
+    """Creates the directories training writes into, before it starts.
+
+    Keras' backup and TensorBoard writers create their own directories and
+    fail deep inside `fit` with a traceback when a file is in the way; made
+    here, such a failure is one error naming the file, before any training.
+
+    Raises:
+        ArtifactWriteError: naming what is in the way.
+    """
+    for directory in (BACKUP_DIR, LOGS_DIR, Path(BEST_MODEL_FILE).parent):
+        io.make_dir(run_dir / directory)
+
+
 def build_callbacks(
     config: TrainConfig, run_dir: Path, steps: int
 ) -> list[keras.callbacks.Callback]:
@@ -745,6 +759,7 @@ def fit(
     global_batch = config.batch_size * replicas
     train_data = make_input(dataset.train, task, global_batch, training=True, seed=seed)
     val_data = make_input(dataset.val, task, global_batch, training=False, seed=seed)
+    make_training_dirs(run_dir)
     callbacks = build_callbacks(config, run_dir, steps_per_epoch(dataset, config, replicas))
     started = time.perf_counter()
     keras_history = model.fit(
