@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from pipelines import io
 
 _CLASSES_ATTRIBUTE = "tasklab_classes"
+_COLUMNS_ATTRIBUTE = "tasklab_columns"
 _MIN_ROWS_FOR_EARLY_STOPPING = 20
 
 
@@ -75,12 +76,27 @@ class _EarlyStoppingXGBoost(BaseEstimator):
 
     def _validate_predict(self, X):
         if isinstance(X, pd.DataFrame):
-            return validate_data(self, X, reset=False, skip_check_array=True)
+            return self.booster_input(validate_data(self, X, reset=False, skip_check_array=True))
         return validate_data(
             self, X, reset=False, ensure_all_finite="allow-nan", accept_sparse="csr"
         )
 
+    @staticmethod
+    def booster_input(X):
+        """`X` as the booster (`model_`) takes it: a DataFrame's columns named by position.
+
+        Column names are data: XGBoost refuses feature names holding `[`, `]` or
+        `<` (`weight [kg]`), so the booster sees `f0, f1, ...`; this estimator
+        keeps the real names (`feature_names_in_`) and checks them on predict.
+        """
+        if isinstance(X, pd.DataFrame):
+            return X.set_axis([f"f{i}" for i in range(X.shape[1])], axis=1)
+        return X
+
     def _fit_booster(self, model, X, y, eval_set, stratify):
+        X = self.booster_input(X)
+        if eval_set is not None:
+            eval_set = (self.booster_input(eval_set[0]), eval_set[1])
         if eval_set is None and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
             try:
                 X, X_val, y, y_val = train_test_split(
@@ -100,6 +116,9 @@ class _EarlyStoppingXGBoost(BaseEstimator):
             model.fit(X, y, eval_set=[eval_set], verbose=False)
         self.model_ = model
         self.best_iteration_ = int(getattr(model, "best_iteration", model.n_estimators - 1) or 0)
+        if hasattr(self, "feature_names_in_"):
+            columns = json.dumps([str(name) for name in self.feature_names_in_])
+            model.get_booster().set_attr(**{_COLUMNS_ATTRIBUTE: columns})
         return self
 
     def _xgb_params(self) -> dict:
@@ -127,7 +146,10 @@ class _EarlyStoppingXGBoost(BaseEstimator):
         estimator.model_ = model
         estimator.n_features_in_ = model.n_features_in_
         booster = model.get_booster()
-        if booster.feature_names:
+        columns = booster.attr(_COLUMNS_ATTRIBUTE)
+        if columns is not None:
+            estimator.feature_names_in_ = np.asarray(json.loads(columns), dtype=object)
+        elif booster.feature_names:  # Saved before the booster's columns were positional.
             estimator.feature_names_in_ = np.asarray(booster.feature_names, dtype=object)
         classes = booster.attr(_CLASSES_ATTRIBUTE)
         if classes is not None:

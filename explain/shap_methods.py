@@ -54,9 +54,10 @@ def tree_shap(
     """
     started = time.perf_counter()
     explainer = shap.TreeExplainer(model.model_)
-    values = np.asarray(explainer.shap_values(frame), dtype=np.float64)
+    booster_frame = model.booster_input(frame)
+    values = np.asarray(explainer.shap_values(booster_frame), dtype=np.float64)
     expected = np.asarray(explainer.expected_value, dtype=np.float64)
-    margins = np.asarray(model.model_.predict(frame, output_margin=True), dtype=np.float64)
+    margins = np.asarray(model.model_.predict(booster_frame, output_margin=True), dtype=np.float64)
     rows = np.arange(len(frame))
     if values.ndim == 3:  # Multi-class: (rows, columns, classes).
         values = values[rows, :, targets]

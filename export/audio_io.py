@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,16 @@ AUDIO_SUFFIXES = (".wav",)
 _CONVERT_HINT = "Convert it to WAV first, e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 OUTPUT.wav`."
 
 
+# Rates of real recordings; resampling a header's absurd rate would allocate without end.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 384_000
+
+
 class AudioError(ValueError):
     """An audio file cannot be read; the message names the file, the problem and the fix."""
+
+
+class AudioWarning(UserWarning):
+    """An audio file was read, but not all of it as its header says (the message names it)."""
 
 
 def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -56,12 +65,28 @@ def decode_wav(content: bytes, sample_rate: int, name: str = "the audio") -> np.
     if content[:4] not in (b"RIFF", b"RF64") or content[8:12] != b"WAVE":
         raise AudioError(f"{name} is not a WAV file (no RIFF/WAVE header). {_CONVERT_HINT}")
     try:
-        rate, samples = wavfile.read(io.BytesIO(content))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", wavfile.WavFileWarning)
+            rate, samples = wavfile.read(io.BytesIO(content))
     except (ValueError, EOFError, struct.error) as error:  # struct: a header cut short.
         raise AudioError(f"{name} could not be decoded as WAV ({error}). {_CONVERT_HINT}") from None
+    for warning in caught:
+        # scipy's own warning names no file ("Reached EOF prematurely"): say which one.
+        warnings.warn(f"{name}: {warning.message}; its samples are used", AudioWarning, 2)
     if samples.size == 0:
         raise AudioError(
             f"{name} holds no samples. Remove it or replace it with a longer recording."
+        )
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{name} says it was recorded at {rate:,} Hz, outside {MIN_SAMPLE_RATE:,} to "
+            f"{MAX_SAMPLE_RATE:,} Hz: its header is damaged. {_CONVERT_HINT}"
+        )
+    if np.issubdtype(samples.dtype, np.floating) and not np.isfinite(samples).all():
+        bad = int(np.size(samples) - np.isfinite(samples).sum())
+        raise AudioError(
+            f"{name} holds {bad:,} NaN or infinite samples: it is damaged (or was written by a "
+            "program that failed). Re-record or re-export it."
         )
     return resample(to_mono(as_float(samples)), rate, sample_rate)
 

@@ -43,6 +43,8 @@ NA_VALUES = frozenset(
         "null",
     ]
 ) | {""}
+# Missing in numeric and categorical columns too, as the training loader reads it (UCI's marker).
+MISSING_MARKERS = frozenset({"?"})
 TRUE_VALUES = frozenset({"true", "yes", "t", "y", "1"})
 
 
@@ -174,7 +176,7 @@ def encode_row(row: Mapping[str, str], columns: Sequence[Mapping[str, Any]]) -> 
 
 def _as_number(raw: str, column: Mapping[str, Any]) -> float | None:
     """A numeric or boolean field as a float; None when missing or infinite."""
-    if raw in NA_VALUES:
+    if raw in NA_VALUES or raw in MISSING_MARKERS:
         return None
     try:
         value = float(raw)
@@ -190,7 +192,7 @@ def _as_number(raw: str, column: Mapping[str, Any]) -> float | None:
 
 def _one_hot(raw: str, column: Mapping[str, Any]) -> list[float]:
     categories = column["categories"]
-    text = column["missing_category"] if raw in NA_VALUES else raw
+    text = column["missing_category"] if raw in NA_VALUES or raw in MISSING_MARKERS else raw
     position = _category_position(text, categories)
     block = [0.0] * (len(categories) + 1)  # The last slot is `<other>`.
     block[len(categories) if position is None else position] = 1.0

@@ -46,12 +46,18 @@ decoded by both), and what both sides do about it:
   byte of a 32-bit one: it is "reserved" in the common format and often 0, which
   TensorFlow would read as fully transparent. Other BMPs are refused by both.
 - Neither applies EXIF orientation or PNG gamma.
+
+Both refuse an image whose header declares more than `max_pixels` pixels before
+decoding anything (`check_image_size`): a 20000 x 20000 PNG of one color is a few
+hundred kilobytes on disk and gigabytes decoded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,6 +76,14 @@ BMP_RGB_MASKS = (0xFF0000, 0xFF00, 0xFF)
 # Each format by its first bytes, as TensorFlow's `decode_image` tells them apart.
 MAGIC_BYTES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF8", "bmp": b"BM"}
 _FORMATS = "a PNG, JPEG, GIF or BMP file"
+# 40 megapixels: an 8K frame (33 MP) or a 24 MP photo fits; decoded as float RGBA it is 640 MB.
+MAX_PIXELS = 40_000_000
+# The most bytes a file of `max_pixels` pixels needs: 16-bit RGBA uncompressed, plus headers.
+_BYTES_PER_PIXEL, _HEADER_BYTES = 8, 1 << 20
+
+
+class ImageTooLargeError(ValueError):
+    """An image declares more pixels than the limit; refused before decoding."""
 
 
 class ImageError(ValueError):
@@ -86,12 +100,15 @@ class ImageSchema:
         background: the `(r, g, b)` transparent pixels are composited over.
         luma_weights: the R, G, B weights of gray computed from color.
         sixteen_bit_divisor: 16-bit samples are divided by this (0..255 floats).
+        max_pixels: images declaring more pixels (width x height) are refused
+            before they are decoded.
     """
 
     alpha: str = "composite"
     background: tuple[float, float, float] = WHITE
     luma_weights: tuple[float, float, float] = LUMA_WEIGHTS
     sixteen_bit_divisor: float = SIXTEEN_BIT_DIVISOR
+    max_pixels: int = MAX_PIXELS
 
     def __post_init__(self):
         if self.alpha not in ALPHA_MODES:
@@ -125,6 +142,7 @@ class ImageSchema:
             "background": list(self.background),
             "luma_weights": list(self.luma_weights),
             "sixteen_bit_divisor": self.sixteen_bit_divisor,
+            "max_pixels": self.max_pixels,
         }
 
     @classmethod
@@ -139,12 +157,57 @@ class ImageSchema:
             background=tuple(image.get("background", WHITE)),
             luma_weights=tuple(image.get("luma_weights", LUMA_WEIGHTS)),
             sixteen_bit_divisor=float(image.get("sixteen_bit_divisor", SIXTEEN_BIT_DIVISOR)),
+            max_pixels=int(image.get("max_pixels", MAX_PIXELS)),
         )
 
 
 def image_format(data: bytes) -> str | None:
     """The format by the file's first bytes (as TensorFlow's decoders tell them), or None."""
     return next((name for name, magic in MAGIC_BYTES.items() if data.startswith(magic)), None)
+
+
+def check_image_size(path: Path, max_pixels: int) -> None:
+    """Refuses an image whose header declares more than `max_pixels` pixels, undecoded.
+
+    Pillow's `Image.open` reads the header only. A file that is not an image
+    passes: the decoder names it.
+
+    Raises:
+        ImageTooLargeError: naming the file, its size and the limit's setting.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_pixels * _BYTES_PER_PIXEL + _HEADER_BYTES:
+        raise ImageTooLargeError(
+            f"'{path}' is {size:,} bytes, more than any image of {max_pixels:,} pixels needs "
+            "(data.max_pixels). Downscale it, or raise data.max_pixels if it is a real image."
+        )
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own warning past 89 MP; this function is the check, with its own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
+    except Image.DecompressionBombError as error:
+        # Past twice its own limit Pillow refuses to open the file at all; its message has
+        # the pixel count ("Image size (400000000 pixels) exceeds ...").
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        declared = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageTooLargeError(
+            f"'{path}' declares {declared}, more than the limit of {max_pixels:,} "
+            "(data.max_pixels) and more than Pillow opens. Downscale it."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"'{path}' is {width} x {height} = {width * height:,} pixels, more than the limit "
+            f"of {max_pixels:,} (data.max_pixels): decoded, it would take "
+            f"{width * height * 16 / 1e9:.1f} GB. Downscale it, or raise data.max_pixels if "
+            "the machine has the memory."
+        )
 
 
 def read_native(path: Path, schema: ImageSchema) -> np.ndarray:
@@ -162,6 +225,10 @@ def read_native(path: Path, schema: ImageSchema) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError  # Only image bundles need Pillow.
 
+    try:
+        check_image_size(path, schema.max_pixels)
+    except ImageTooLargeError as error:
+        raise ImageError(str(error)) from None
     data = Path(path).read_bytes()
     kind = image_format(data)
     if kind is None:

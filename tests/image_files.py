@@ -54,6 +54,22 @@ def write_png(
     return path
 
 
+def write_png_bomb(path: Path, side: int) -> Path:
+    """A gray `side` x `side` PNG of zeros: a few hundred KB that decodes to `side**2` bytes
+    (and four times that as float RGBA), a "decompression bomb"."""
+    compressor = zlib.compressobj(9)
+    row = bytes(side + 1)  # Filter byte 0, then the row's zeros.
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    chunks = [("IHDR", struct.pack(">IIBBBBB", side, side, 8, GRAY, 0, 0, 0)), ("IDAT", idat)]
+    data = b"\x89PNG\r\n\x1a\n"
+    for kind, body in [*chunks, ("IEND", b"")]:
+        tagged = kind.encode() + body
+        data += struct.pack(">I", len(body)) + tagged + struct.pack(">I", zlib.crc32(tagged))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
 def _filtered(raw: np.ndarray, bpp: int) -> bytes:
     """PNG rows, row y filtered with filter type y % 5 (None, Sub, Up, Average, Paeth)."""
     rows, previous = [], np.zeros(raw.shape[1], np.int64)

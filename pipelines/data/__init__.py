@@ -78,7 +78,13 @@ def load_dataset(
         from pipelines.data.folder import load_image_folder
 
         return load_image_folder(
-            config.uri, rest, *fractions, seed, config.skip_corrupt, config.image
+            config.uri,
+            rest,
+            *fractions,
+            seed,
+            config.skip_corrupt,
+            config.image,
+            max_pixels=config.max_pixels,
         )
     if scheme == "tfds":
         from pipelines.data.tfds_source import load_tfds

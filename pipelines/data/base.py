@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
-from pipelines.errors import UserError
+from pipelines.errors import UserError, name_some
 
 
 class DataError(UserError, ValueError):
@@ -129,10 +129,11 @@ def split_indices(
     needed = len(fractions) + 1
     too_small = [(class_names[i], int(c)) for i, c in enumerate(counts) if c < needed]
     if too_small:
-        described = ", ".join(f"'{name}' ({count})" for name, count in too_small)
+        described = name_some([f"'{name}' ({count})" for name, count in too_small])
         raise DataError(
             f"Every class needs at least {needed} examples to appear in each split; "
-            f"these have fewer: {described}. Add examples to them or remove those classes."
+            f"{len(too_small):,} of the {len(class_names):,} classes have fewer: {described}. "
+            "Add examples to them or remove those classes."
         )
     rest = np.arange(len(labels))
     parts = []

@@ -11,7 +11,13 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from export.image_io import IMAGE_SUFFIXES, ImageSchema
+from export.image_io import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    ImageSchema,
+    ImageTooLargeError,
+    check_image_size,
+)
 from pipelines.config import ImageConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from pipelines.data.images import (
@@ -21,6 +27,7 @@ from pipelines.data.images import (
     is_transparent,
     stays_gray,
 )
+from pipelines.errors import name_some
 
 IMAGES = "PNG/JPEG images or BMP/GIF files"
 _MAX_NAMED = 10
@@ -36,6 +43,7 @@ def load_image_folder(
     seed: int,
     skip_corrupt: bool,
     image: ImageConfig,
+    max_pixels: int = MAX_PIXELS,
 ) -> Dataset:
     """Indexes a folder of class sub-folders and makes streamed, stratified splits.
 
@@ -53,6 +61,8 @@ def load_image_folder(
         seed: seeds the split.
         skip_corrupt: skip undecodable files with a warning instead of failing.
         image: how images with transparency become pixels.
+        max_pixels: files whose header declares more pixels are refused (or
+            skipped with `skip_corrupt`) before anything is decoded.
 
     Returns:
         The dataset; its splits decode images on the fly, and its spec's
@@ -62,10 +72,14 @@ def load_image_folder(
     class_names, files, labels, ignored = index_class_folders(root)
     notes = ignored_note(ignored, root, "PNG/JPEG/BMP/GIF")
     logger.info("Checking %d images in %s", len(files), root)
-    schema = ImageSchema(alpha=image.alpha, background=image.background_rgb)
+    schema = ImageSchema(alpha=image.alpha, background=image.background_rgb, max_pixels=max_pixels)
+    files, labels, skipped = _without_oversized(files, labels, root, max_pixels, skip_corrupt)
+    notes.extend(skipped)
+    if skipped:
+        _check_no_empty_class(class_names, labels, root, after="after skipping oversized images")
     scanned, corrupt = scan_images(files, schema)
     if corrupt:
-        corrupt_names = name_some([files[i] for i in corrupt], root)
+        corrupt_names = name_files([files[i] for i in corrupt], root)
         if not skip_corrupt:
             raise DataError(
                 f"{len(corrupt)} image file(s) in '{root}' could not be decoded: {corrupt_names}. "
@@ -76,6 +90,8 @@ def load_image_folder(
         keep = np.setdiff1d(np.arange(len(files)), corrupt)
         files, labels = [files[i] for i in keep], labels[keep]
         _check_no_empty_class(class_names, labels, root, after="after skipping corrupt files")
+    files, labels, duplicate_notes = without_duplicates(files, labels, scanned, root, class_names)
+    notes.extend(duplicate_notes)
     facts = [scanned[file] for file in files]
     channels = model_channels(facts, schema)
     notes.extend(pixel_notes(facts, channels, image))
@@ -101,6 +117,96 @@ def load_image_folder(
         fingerprint=fingerprint.hexdigest(),
         notes=tuple(notes),
     )
+
+
+def _without_oversized(
+    files: list[Path], labels: np.ndarray, root: Path, max_pixels: int, skip: bool
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Drops (with `skip`) or refuses the files declaring more than `max_pixels` pixels.
+
+    Only headers are read, so a decompression bomb is never decoded.
+
+    Returns:
+        The files and labels kept, and a note for the skipped ones (empty if none).
+
+    Raises:
+        DataError: naming the oversized files and the settings, unless `skip`.
+    """
+    oversized = {}
+    for index, file in enumerate(files):
+        try:
+            check_image_size(file, max_pixels)
+        except ImageTooLargeError as error:
+            oversized[index] = str(error)
+    if not oversized:
+        return files, labels, []
+    names = name_files([files[i] for i in oversized], root)
+    if not skip:
+        first = next(iter(oversized.values()))
+        raise DataError(
+            f"{len(oversized)} image file(s) in '{root}' are too large to decode: {names}. "
+            f"The first: {first} Or set data.skip_corrupt: true to skip such files."
+        )
+    logger.warning("Skipping %d oversized image file(s): %s", len(oversized), names)
+    keep = [i for i in range(len(files)) if i not in oversized]
+    note = (
+        f"Skipped {len(oversized)} image file(s) of more than {max_pixels:,} pixels "
+        f"(data.max_pixels): {names}."
+    )
+    return [files[i] for i in keep], labels[keep], [note]
+
+
+def without_duplicates(
+    files: list[Path],
+    labels: np.ndarray,
+    scanned: dict[Path, ImageFacts],
+    root: Path,
+    class_names: tuple[str, ...],
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Keeps one file of each set of byte-identical files, so none is in two splits.
+
+    A copy in train and another in test would be tested on what the model
+    trained on. Copies within one class keep their first file; copies under
+    different classes contradict each other, so none of them is kept.
+
+    Returns:
+        The files and labels kept, and a note per kind of duplicate found.
+
+    Raises:
+        DataError: when dropping them leaves a class empty.
+    """
+    groups: dict[int, list[int]] = collections.defaultdict(list)
+    for index, file in enumerate(files):
+        groups[scanned[file].hash].append(index)
+    drop, same_class, conflicting = set(), [], []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        if len({int(labels[i]) for i in members}) == 1:
+            drop.update(members[1:])
+            same_class.append(files[members[1]])
+        else:
+            drop.update(members)
+            conflicting.append(files[members[0]])
+    if not drop:
+        return files, labels, []
+    notes = []
+    if same_class:
+        notes.append(
+            f"Kept one file of each of {len(same_class)} set(s) of byte-identical images in one "
+            f"class (so no copy is in two splits): {name_files(same_class, root)}."
+        )
+    if conflicting:
+        notes.append(
+            f"Left out {len(conflicting)} set(s) of byte-identical images filed under different "
+            f"classes (their labels contradict): {name_files(conflicting, root)}."
+        )
+    for note in notes:
+        logger.warning(note)
+    keep = [i for i in range(len(files)) if i not in drop]
+    labels = labels[keep]
+    _check_no_empty_class(class_names, labels, root, after="after leaving out duplicates")
+    return [files[i] for i in keep], labels, notes
 
 
 def index_class_folders(
@@ -130,6 +236,13 @@ def index_class_folders(
             f"'{root}' is a file; folder: URIs need a folder with one sub-folder per class."
         )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for class_dir in class_dirs:
+        target = class_dir.resolve()
+        if root.resolve().is_relative_to(target):
+            raise DataError(
+                f"The class folder '{class_dir}' links to '{target}', which holds the dataset "
+                "folder itself: every file would be read again as that class. Remove the link."
+            )
     if not class_dirs:
         raise DataError(
             f"The folder '{root}' has no class sub-folders. Put the {what} of each class in a "
@@ -328,11 +441,9 @@ def ignored_note(ignored: list[Path], root: Path, what: str) -> list[str]:
     """The data note for files skipped because their suffix is not the data's (none if none)."""
     if not ignored:
         return []
-    return [f"Ignored {len(ignored)} file(s) that are not {what}: {name_some(ignored, root)}."]
+    return [f"Ignored {len(ignored)} file(s) that are not {what}: {name_files(ignored, root)}."]
 
 
-def name_some(files: list[Path], root: Path) -> str:
+def name_files(files: list[Path], root: Path) -> str:
     """Names up to 10 files relative to `root`, and how many more there are."""
-    named = ", ".join(str(f.relative_to(root)) for f in files[:_MAX_NAMED])
-    more = len(files) - _MAX_NAMED
-    return named + (f" and {more} more" if more > 0 else "")
+    return name_some([str(f.relative_to(root)) for f in files], _MAX_NAMED)

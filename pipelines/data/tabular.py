@@ -17,11 +17,13 @@ A raw table goes through three steps:
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,45 +93,133 @@ class TabularSchema:
     target_std: float = 1.0
 
 
-def read_csv_table(path: Path) -> pd.DataFrame:
+def read_csv_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """Reads a CSV file with a header row, refusing what pandas would silently repair.
 
     Args:
         path: the CSV file.
+        encoding: its text encoding (`data.encoding`); UTF-8 may start with a BOM.
 
     Returns:
         The table, with pandas' type inference.
 
     Raises:
-        DataError: for a missing or empty file, no data rows, duplicate column
-            names, or a row whose field count differs from the header's.
+        DataError: for a missing or empty file, bytes that are not in
+            `encoding` (never replaced: two values that differ in one letter
+            would become one), no data rows, a header that looks delimited by
+            another character, duplicate column names, or a row whose field
+            count differs from the header's (lines counted in the file, so
+            quoted line breaks do not shift them).
     """
     if not path.is_file():
         raise DataError(f"The CSV file '{path}' does not exist. Check data.uri.")
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+    encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    with path.open(newline="", encoding=encoding) as handle:
         rows = csv.reader(handle)
-        header = next(rows, None)
-        if not header:
-            raise DataError(f"The CSV file '{path}' is empty; it needs a header row and data rows.")
-        duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
-        if duplicates:
-            raise DataError(
-                f"The CSV file '{path}' has duplicate column names {duplicates}. "
-                "Rename them so each column has a unique name."
-            )
-        data_rows = 0
-        for line_number, row in enumerate(rows, start=2):
-            if not row:
-                continue  # Blank lines are not rows.
-            data_rows += 1
-            if len(row) != len(header):
-                raise DataError(
-                    f"Line {line_number} of '{path}' has {len(row)} fields but the header has "
-                    f"{len(header)}. Fix the row (quote fields that contain commas)."
-                )
+        try:
+            data_rows = _check_csv_rows(rows, path)
+        except UnicodeDecodeError as error:
+            raise DataError(_encoding_message(path, error)) from None
     if data_rows == 0:
         raise DataError(f"The CSV file '{path}' has a header but no data rows.")
-    return pd.read_csv(path, encoding="utf-8-sig", encoding_errors="replace")
+    return pd.read_csv(path, encoding=encoding)
+
+
+def _check_csv_rows(rows, path: Path) -> int:
+    """Checks the header and every row's field count; returns the number of data rows."""
+    header = next(rows, None)
+    if not header:
+        raise DataError(f"The CSV file '{path}' is empty; it needs a header row and data rows.")
+    if len(header) == 1:
+        other = next((d for d in _OTHER_DELIMITERS if d in header[0]), None)
+        if other is not None:
+            raise DataError(
+                f"The header of '{path}' is one column named '{header[0][:80]}': the file looks "
+                f"{_OTHER_DELIMITERS[other]}-delimited, and tasklab reads comma-separated files. "
+                "Save it comma-separated (or quote the header if that really is one name)."
+            )
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
+    if duplicates:
+        raise DataError(
+            f"The CSV file '{path}' has duplicate column names {duplicates}. "
+            "Rename them so each column has a unique name."
+        )
+    data_rows = 0
+    for row in rows:
+        if not row:
+            continue  # Blank lines are not rows.
+        data_rows += 1
+        if len(row) != len(header):
+            # line_num counts the file's lines read so far: a quoted field with line breaks
+            # spans several, so the row ends on this line.
+            raise DataError(
+                f"Line {rows.line_num} of '{path}' has {len(row)} fields but the header has "
+                f"{len(header)}. Fix the row (quote fields that contain commas)."
+            )
+    return data_rows
+
+
+_OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _encoding_message(path: Path, error: UnicodeDecodeError) -> str:
+    """Names the first line with bytes not in the encoding, the bytes, and the two fixes.
+
+    The decoder reads ahead in blocks, so the error does not say which line
+    it came from; the file is read again line by line to find it.
+    """
+    line, sample = _first_undecodable_line(path, error.encoding)
+    guess = ""
+    if error.encoding.replace("_", "-").lower().startswith("utf-8"):
+        with contextlib.suppress(UnicodeDecodeError):
+            guess = f" (in Windows-1252/Latin-1 they read {sample.decode('cp1252')!r})"
+    return (
+        f"Line {line} of '{path}' holds bytes that are not {error.encoding}: "
+        f"{sample!r}{guess}. Save the file as UTF-8, or set data.encoding to its encoding "
+        "(e.g. data.encoding: cp1252). Undecodable bytes are never replaced: 'Zürich' and "
+        "'Zärich' would become one category."
+    )
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, bytes]:
+    """The number of the first line that does not decode, and its first bad bytes."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError as error:
+                return number, raw[error.start : error.start + 4]
+    return number, b""
+
+
+# Read as missing besides pandas' own NA strings (empty, NA, N/A, null, NaN, ...): UCI's marker.
+MISSING_MARKERS = ("?",)
+
+
+def markers_as_missing(inputs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Reads `MISSING_MARKERS` in the input columns as missing values, and says so.
+
+    Without this a numeric column with 20% `?` would be a one-hot over number
+    strings. A column of numbers and markers becomes numeric.
+
+    Returns:
+        The columns with markers as NaN, and a note per column that had any.
+    """
+    inputs, notes = inputs.copy(), []
+    for name in inputs.columns:
+        series = inputs[name]
+        if pd.api.types.is_numeric_dtype(series):
+            continue
+        marked = series.isin(MISSING_MARKERS)
+        if not marked.any():
+            continue
+        series = series.mask(marked)
+        numbers = pd.to_numeric(series.dropna(), errors="coerce")
+        inputs[name] = pd.to_numeric(series) if numbers.notna().all() else series
+        count = int(marked.sum())
+        notes.append(f"Column '{name}': {count} value(s) {list(MISSING_MARKERS)} read as missing.")
+    return inputs, notes
 
 
 def infer_column_kinds(
@@ -322,6 +412,13 @@ class TabularEncoder:
         return [name for column in self.columns_ for name in column.feature_names()]
 
 
+def _csv_lines(index: pd.Index) -> str:
+    """`CSV line 2` or `CSV lines 2, 5, 9, ...` for rows of a table read with a header line."""
+    lines = [str(i + 2) for i in index[:_MAX_NAMED]]
+    more = ", ..." if len(index) > _MAX_NAMED else ""
+    return f"CSV line{'s' if len(index) > 1 else ''} {', '.join(lines)}{more}"
+
+
 def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] | None):
     """Turns the target column into class indices or float values.
 
@@ -355,14 +452,26 @@ def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] 
         values = values.to_numpy(np.float64)
         if not np.isfinite(values).all():
             raise DataError(
-                f"The target column '{series.name}' has infinite values. Fix or drop those rows."
+                f"The target column '{series.name}' has infinite values "
+                f"({_csv_lines(series.index[~np.isfinite(values)])}). Fix or drop those rows."
             )
         return values.astype(np.float32), ()
-    if pd.api.types.is_float_dtype(series) and not (series % 1 == 0).all():
-        raise DataError(
-            f"The target column '{series.name}' holds continuous numbers; classification needs "
-            "classes. Use task: tabular_regression, or bin the target into classes."
-        )
+    if pd.api.types.is_float_dtype(series):
+        infinite = np.isinf(series.to_numpy(np.float64))
+        if infinite.any():
+            raise DataError(
+                f"The target column '{series.name}' holds infinite values "
+                f"({_csv_lines(series.index[infinite])}), which are no class. Fix or drop "
+                "those rows."
+            )
+        fractional = series % 1 != 0
+        if fractional.any():
+            raise DataError(
+                f"The target column '{series.name}' holds continuous numbers "
+                f"({_csv_lines(series.index[fractional])}: {series[fractional].iloc[0]!r}); "
+                "classification needs classes. Use task: tabular_regression, or bin the target "
+                "into classes."
+            )
     if class_names is None:
         if pd.api.types.is_float_dtype(series):
             series = series.astype(int)
@@ -409,7 +518,7 @@ def load_table(
             + closest_hint(target, columns)
         )
     labels, class_names = encode_target(frame[target], problem, class_names)
-    inputs = frame.drop(columns=[target])
+    inputs, marker_notes = markers_as_missing(frame.drop(columns=[target]))
     if inputs.shape[1] == 0:
         raise DataError("The table has no input columns besides the target.")
     kinds = infer_column_kinds(inputs, config.columns)
@@ -427,6 +536,7 @@ def load_table(
             class_names,
             fingerprint,
             resplit,
+            marker_notes,
         )
 
     parts = split_indices(
@@ -447,6 +557,7 @@ def encode_table(
     class_names: tuple[str, ...],
     fingerprint: str,
     resplit,
+    notes: Sequence[str] = (),
 ) -> Dataset:
     """Fits the encoder on the train part and encodes all three splits.
 
@@ -461,12 +572,13 @@ def encode_table(
         class_names: the classes (empty for regression).
         fingerprint: the table's fingerprint.
         resplit: the function that re-splits this table (kept on the result).
+        notes: what reading the table found, ahead of the encoder's notes.
 
     Returns:
         The dataset.
     """
     encoder = TabularEncoder(kinds).fit(inputs.iloc[parts[0]])
-    splits, notes = [], [_describe_kinds(encoder)]
+    splits, notes = [], [*notes, _describe_kinds(encoder)]
     for split_name, indices in zip(("train", "val", "test"), parts, strict=True):
         rows = inputs.iloc[indices]
         features, split_notes = encoder.features(rows)
@@ -505,9 +617,8 @@ def load_csv(uri: str, path: str, config: DataConfig, seed: int, problem: str) -
     """`csv:PATH` with `data.target`: a table from a CSV file with a header row."""
     if not config.target:
         raise DataError(f"{uri}: set data.target to the name of the column to predict.")
-    return load_table(
-        uri, read_csv_table(Path(path).expanduser()), config.target, config, seed, problem
-    )
+    table = read_csv_table(Path(path).expanduser(), config.encoding)
+    return load_table(uri, table, config.target, config, seed, problem)
 
 
 def _table_split(features: np.ndarray, targets: np.ndarray, frame: pd.DataFrame) -> Split:

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from pipelines.config import DataConfig, TokenizerConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
-from pipelines.data.folder import ignored_note, index_class_folders, name_some
+from pipelines.data.folder import ignored_note, index_class_folders, name_files
 from pipelines.data.tabular import read_csv_table
 from pipelines.registry import closest_hint
 
@@ -373,7 +373,7 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
         texts.append(text)
         kept_labels.append(class_names[label])
     if binary:
-        named = name_some(binary, root)
+        named = name_files(binary, root)
         if not config.skip_corrupt:
             raise DataError(
                 f"{len(binary)} file(s) in '{root}' are binary, not text: {named}. Remove them, "
@@ -383,7 +383,7 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
     if replaced:
         notes.append(
             f"{len(replaced)} file(s) were not valid UTF-8; their undecodable bytes were replaced "
-            f"with U+FFFD: {name_some(replaced, root)}. Re-save them as UTF-8 to keep them."
+            f"with U+FFFD: {name_files(replaced, root)}. Re-save them as UTF-8 to keep them."
         )
     present = set(kept_labels)
     lost = [name for name in class_names if name not in present]
@@ -415,7 +415,7 @@ def load_text_csv(uri: str, path: str, config: DataConfig, seed: int) -> Dataset
             f"{uri}: a text task needs data.text (the column holding the texts) and data.target "
             "(the column holding their classes)."
         )
-    frame = read_csv_table(Path(path).expanduser())
+    frame = read_csv_table(Path(path).expanduser(), config.encoding)
     for option, column in (("text", config.text), ("target", config.target)):
         if column not in frame.columns:
             raise DataError(

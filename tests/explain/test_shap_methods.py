@@ -24,7 +24,7 @@ def test_tree_shap_is_additive_in_margin_space_on_1000_rows_in_seconds():
     result = tree_shap(model, frame, targets, ExplainOptions())
     assert result.values.shape == (1000, 12) and result.promises_additivity
     assert result.additivity_error().max() < 1e-4
-    margin = model.model_.predict(frame, output_margin=True)
+    margin = model.model_.predict(model.booster_input(frame), output_margin=True)
     np.testing.assert_allclose(result.outputs, np.where(targets == 1, margin, -margin), rtol=1e-6)
     assert result.seconds_per_example * 1000 < 10  # TreeExplainer on 1,000 rows: seconds.
 
@@ -34,7 +34,7 @@ def test_tree_shap_multiclass_and_regression_explain_the_asked_output():
     model = XGBoostClassifier(random_state=0).fit(wine.data, wine.target)
     targets = np.arange(len(wine.data)) % 3
     result = tree_shap(model, wine.data, targets, ExplainOptions())
-    margins = model.model_.predict(wine.data, output_margin=True)
+    margins = model.model_.predict(model.booster_input(wine.data), output_margin=True)
     np.testing.assert_allclose(result.outputs, margins[np.arange(len(targets)), targets], rtol=1e-6)
     assert result.additivity_error().max() < 1e-4
     regressor = XGBoostRegressor(random_state=0).fit(wine.data, wine.data["alcohol"] * 2)
