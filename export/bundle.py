@@ -15,7 +15,15 @@ from pipelines import io
 
 RUNNER_DIR = "runner"
 # `export.run` and everything it imports, all free of TensorFlow.
-RUNNER_MODULES = ("run", "edge_inputs", "image_io", "audio_io", "litert", "text_tokens")
+RUNNER_MODULES = (
+    "run",
+    "bundle_spec",
+    "edge_inputs",
+    "image_io",
+    "audio_io",
+    "litert",
+    "text_tokens",
+)
 RUNNER_REQUIREMENTS = ("ai-edge-litert~=2.3", "numpy>=1.26", "pillow>=10", "scipy>=1.11")
 _INIT = '''"""The reference runner of this edge bundle: `python -m runner BUNDLE INPUT...`.
 
@@ -55,7 +63,7 @@ def write_runner(bundle: Path) -> Path:
     """
     source = Path(__file__).parent
     target = bundle / RUNNER_DIR
-    target.mkdir(parents=True, exist_ok=True)
+    io.make_dir(target)
     for module in RUNNER_MODULES:
         shutil.copyfile(source / f"{module}.py", target / f"{module}.py")
     io.write_text(target / "__init__.py", _INIT)

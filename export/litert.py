@@ -40,6 +40,16 @@ class LiteRTModel:
         self._batch = int(self._input["shape"][0])
 
     @property
+    def example_shape(self) -> tuple[int, ...]:
+        """The shape of one input example (the input tensor's, without the batch)."""
+        return tuple(int(d) for d in self._input["shape"][1:])
+
+    @property
+    def output_size(self) -> int:
+        """Values per example in the output (classes, or 1 for regression)."""
+        return int(np.prod(self._output["shape"][1:]))
+
+    @property
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._input["dtype"])
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .bundle_spec import PREPROCESSING_FILE, bundle_file, check_matches_model, read_spec
 from .edge_inputs import (
     EdgeInputError,
     encode_row,
@@ -35,8 +36,8 @@ from .edge_inputs import (
 from .litert import LiteRTModel
 from .text_tokens import TextTokenizer
 
-PREPROCESSING_FILE = "preprocessing.json"
 _TOP = 3
+MAX_THREADS = 64
 
 
 class EdgeBundle:
@@ -50,21 +51,31 @@ class EdgeBundle:
     """
 
     def __init__(self, directory: Path, variant: str | None = None, num_threads: int = 1):
-        spec_file = Path(directory) / PREPROCESSING_FILE
-        if not spec_file.is_file():
-            raise EdgeInputError(
-                f"'{directory}' holds no {PREPROCESSING_FILE}: it is not an export bundle. "
-                "Pass the export/ folder of a run (made by `tasklab export RUN_DIR`)."
-            )
-        self.spec = json.loads(spec_file.read_text(encoding="utf-8"))
+        self.directory = Path(directory)
+        self.spec = read_spec(self.directory)
+        spec_file = str(self.directory / PREPROCESSING_FILE)
         self.variant = variant or self.spec["default_variant"]
         if self.variant not in self.spec["variants"]:
             raise EdgeInputError(
                 f"The bundle has no variant '{self.variant}'. Its variants: "
                 f"{sorted(self.spec['variants'])}."
             )
-        model_file = Path(directory) / self.spec["variants"][self.variant]["file"]
-        self.model = LiteRTModel(model_file, num_threads=num_threads)
+        model_file = bundle_file(
+            self.directory,
+            self.spec["variants"][self.variant]["file"],
+            f"the model file of variant '{self.variant}'",
+        )
+        if not 1 <= num_threads <= MAX_THREADS:
+            raise EdgeInputError(f"--threads must be 1 to {MAX_THREADS}. Received: {num_threads}.")
+        try:
+            self.model = LiteRTModel(model_file, num_threads=num_threads)
+        except (ValueError, RuntimeError) as error:
+            reason = " ".join(str(error).split())[:200]
+            raise EdgeInputError(
+                f"{model_file} is not a model the LiteRT runtime can load ({reason}). Export "
+                "the run again (`tasklab export RUN_DIR`)."
+            ) from None
+        check_matches_model(self.spec, self.model.example_shape, self.model.output_size, spec_file)
         self.tokenizer = TextTokenizer(self.spec["input"]) if self.kind == "text" else None
 
     @property
@@ -141,6 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         named += [(repr(text), bundle.text_input(text)) for text in args.text]
     except EdgeInputError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (KeyError, TypeError) as error:
+        # The checked keys are checked up front; the rest of a kind's input section is
+        # read where it is used, and a missing or mistyped one lands here.
+        print(
+            f"error: {args.bundle / PREPROCESSING_FILE} lacks, or mistypes, a setting of its "
+            f"input ({type(error).__name__}: {error}). The bundle was damaged or edited: "
+            "export the run again (`tasklab export RUN_DIR`).",
+            file=sys.stderr,
+        )
         return 2
     if not named:
         print("error: nothing to predict: give input files (or --text).", file=sys.stderr)
