@@ -84,16 +84,9 @@ def write_report(run_dir: str | Path) -> Path:
     }
     try:
         html, plots = _render(run_dir, records)
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        IndexError,
-        AttributeError,
-        jinja2.TemplateError,
-    ) as error:
-        if isinstance(error, io.ArtifactReadError):
-            raise
+    except io.ArtifactReadError:
+        raise
+    except _RENDER_FAILURES as error:
         reason = " ".join(str(error).split())[:300]
         raise ReportInputError(
             f"The report of '{run_dir}' cannot be built: a value in its JSON files is not what "

@@ -91,6 +91,17 @@ def capped(command: list[str], cwd: Path, address_space: int = SMALL_ADDRESS_SPA
     return Outcome(done.returncode, done.stdout, done.stderr)
 
 
+def quick_config(directory: Path, name: str, task: str, data: str) -> Path:
+    """A config that trains 1 epoch with no baselines, explanations or export: the cases
+    here fail before training, or need only that much to show they do not."""
+    config = directory / f"{name}.yaml"
+    config.write_text(
+        f"name: {name}\ntask: {task}\ndata: {{{data}}}\n"
+        "train: {epochs: 1}\nbaselines: []\nexplain: {methods: []}\nexport: {variants: []}\n"
+    )
+    return config
+
+
 def assert_refused(outcome: Outcome, *words: str) -> str:
     """Asserts the promise: status 2, one `error:` line naming `words`, no traceback.
 

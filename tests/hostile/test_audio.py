@@ -11,7 +11,7 @@ import pytest
 from scipy.io import wavfile
 
 from export.audio_io import AudioError, AudioWarning, read_audio
-from tests.hostile.harness import assert_refused, cli
+from tests.hostile.harness import assert_refused, cli, quick_config
 
 RATE = 8000
 
@@ -43,14 +43,11 @@ def speech_folder(root: Path) -> Path:
 
 
 def speech_config(tmp_path: Path, root: Path) -> Path:
-    config = tmp_path / "speech.yaml"
-    config.write_text(
-        "name: speech\ntask: keyword_spotting\n"
-        f"data: {{uri: 'folder:{root}', val_fraction: 0.25, test_fraction: 0.25, "
-        "audio: {sample_rate: 8000, clip_seconds: 0.5}}\n"
-        "train: {epochs: 1}\nbaselines: []\nexplain: {methods: []}\nexport: {variants: []}\n"
+    data_yaml = (
+        f"uri: 'folder:{root}', val_fraction: 0.25, test_fraction: 0.25, "
+        "audio: {sample_rate: 8000, clip_seconds: 0.5}"
     )
-    return config
+    return quick_config(tmp_path, "speech", "keyword_spotting", data_yaml)
 
 
 def nan_samples(path: Path) -> Path:

@@ -11,7 +11,14 @@ from PIL import Image
 from pipelines import io
 from pipelines.config import DataConfig
 from pipelines.data import load_dataset
-from tests.hostile.harness import TASKLAB, TENSORFLOW_ADDRESS_SPACE, assert_refused, capped, cli
+from tests.hostile.harness import (
+    TASKLAB,
+    TENSORFLOW_ADDRESS_SPACE,
+    assert_refused,
+    capped,
+    cli,
+    quick_config,
+)
 
 CITIES = ["Zürich", "Zärich", "Genève", "Bern"]
 
@@ -29,13 +36,8 @@ def table_text(rows: int = 40, city_column: bool = True, delimiter: str = ",") -
 
 
 def tabular_config(tmp_path: Path, data: Path, *extra: str) -> Path:
-    config = tmp_path / "table.yaml"
-    config.write_text(
-        "name: table\ntask: tabular_classification\n"
-        f"data: {{uri: 'csv:{data}', target: label{''.join(extra)}}}\n"
-        "train: {epochs: 1}\nbaselines: []\nexplain: {methods: []}\nexport: {variants: []}\n"
-    )
-    return config
+    data_yaml = f"uri: 'csv:{data}', target: label{''.join(extra)}"
+    return quick_config(tmp_path, "table", "tabular_classification", data_yaml)
 
 
 def run_on(tmp_path: Path, capfd, content: bytes, *extra: str, runs: Path | None = None):

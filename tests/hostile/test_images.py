@@ -14,7 +14,14 @@ import pytest
 from pipelines.config import DataConfig
 from pipelines.data import load_dataset
 from tests.conftest import class_pattern, write_image
-from tests.hostile.harness import TASKLAB, TENSORFLOW_ADDRESS_SPACE, assert_refused, capped, cli
+from tests.hostile.harness import (
+    TASKLAB,
+    TENSORFLOW_ADDRESS_SPACE,
+    assert_refused,
+    capped,
+    cli,
+    quick_config,
+)
 from tests.image_files import write_png_bomb
 
 
@@ -27,13 +34,8 @@ def image_folder(root: Path, per_class: int = 6) -> Path:
 
 
 def folder_config(tmp_path: Path, root: Path, *extra: str) -> Path:
-    config = tmp_path / "images.yaml"
-    config.write_text(
-        "name: images\ntask: image_classification\n"
-        f"data: {{uri: 'folder:{root}', val_fraction: 0.25, test_fraction: 0.25{''.join(extra)}}}\n"
-        "train: {epochs: 1}\nbaselines: []\nexplain: {methods: []}\nexport: {variants: []}\n"
-    )
-    return config
+    data_yaml = f"uri: 'folder:{root}', val_fraction: 0.25, test_fraction: 0.25{''.join(extra)}"
+    return quick_config(tmp_path, "images", "image_classification", data_yaml)
 
 
 def test_a_decompression_bomb_in_a_class_folder_is_refused_undecoded(tmp_path):
