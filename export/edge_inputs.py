@@ -45,6 +45,7 @@ NA_VALUES = frozenset(
 ) | {""}
 # Missing in numeric and categorical columns too, as the training loader reads it (UCI's marker).
 MISSING_MARKERS = frozenset({"?"})
+MISSING_VALUES = NA_VALUES | MISSING_MARKERS
 TRUE_VALUES = frozenset({"true", "yes", "t", "y", "1"})
 
 
@@ -176,7 +177,7 @@ def encode_row(row: Mapping[str, str], columns: Sequence[Mapping[str, Any]]) -> 
 
 def _as_number(raw: str, column: Mapping[str, Any]) -> float | None:
     """A numeric or boolean field as a float; None when missing or infinite."""
-    if raw in NA_VALUES or raw in MISSING_MARKERS:
+    if raw in MISSING_VALUES:
         return None
     try:
         value = float(raw)
@@ -192,7 +193,7 @@ def _as_number(raw: str, column: Mapping[str, Any]) -> float | None:
 
 def _one_hot(raw: str, column: Mapping[str, Any]) -> list[float]:
     categories = column["categories"]
-    text = column["missing_category"] if raw in NA_VALUES or raw in MISSING_MARKERS else raw
+    text = column["missing_category"] if raw in MISSING_VALUES else raw
     position = _category_position(text, categories)
     block = [0.0] * (len(categories) + 1)  # The last slot is `<other>`.
     block[len(categories) if position is None else position] = 1.0

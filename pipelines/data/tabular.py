@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from export.edge_inputs import MISSING_MARKERS
 from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
 from pipelines.registry import closest_hint
@@ -193,10 +194,6 @@ def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, bytes]:
     return number, b""
 
 
-# Read as missing besides pandas' own NA strings (empty, NA, N/A, null, NaN, ...): UCI's marker.
-MISSING_MARKERS = ("?",)
-
-
 def markers_as_missing(inputs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Reads `MISSING_MARKERS` in the input columns as missing values, and says so.
 
@@ -211,14 +208,18 @@ def markers_as_missing(inputs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         series = inputs[name]
         if pd.api.types.is_numeric_dtype(series):
             continue
+        # Besides pandas' own NA strings (empty, NA, N/A, null, NaN, ...); the runner's too.
         marked = series.isin(MISSING_MARKERS)
         if not marked.any():
             continue
         series = series.mask(marked)
-        numbers = pd.to_numeric(series.dropna(), errors="coerce")
-        inputs[name] = pd.to_numeric(series) if numbers.notna().all() else series
+        numbers = pd.to_numeric(series, errors="coerce")
+        all_numbers = numbers.notna().sum() == series.notna().sum()
+        inputs[name] = numbers if all_numbers else series
         count = int(marked.sum())
-        notes.append(f"Column '{name}': {count} value(s) {list(MISSING_MARKERS)} read as missing.")
+        notes.append(
+            f"Column '{name}': {count} value(s) {sorted(MISSING_MARKERS)} read as missing."
+        )
     return inputs, notes
 
 
