@@ -29,6 +29,9 @@ _CONVERT_HINT = "Convert it to WAV first, e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 
 
 # Rates of real recordings; resampling a header's absurd rate would allocate without end.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 384_000
+# 23 minutes of 48 kHz 16-bit stereo; decoding takes about 10x this in memory, and a crafted
+# sparse file would otherwise be read whole.
+MAX_AUDIO_BYTES = 256 << 20
 
 
 class AudioError(ValueError):
@@ -50,12 +53,27 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         1-D float32 samples (any length; see `fit_clip`).
 
     Raises:
-        AudioError: for an empty file, a file that is not WAV, or a WAV
-            encoding scipy cannot read (compressed WAV, e.g. A-law or ADPCM).
+        AudioError: for an empty file, a file that is not WAV, a WAV
+            encoding scipy cannot read (compressed WAV, e.g. A-law or ADPCM),
+            or a file of more than `MAX_AUDIO_BYTES`.
     """
     path = Path(path)
-    content = path.read_bytes()
-    return decode_wav(content, sample_rate, str(path))
+    return decode_wav(read_audio_bytes(path), sample_rate, str(path))
+
+
+def read_audio_bytes(path: Path) -> bytes:
+    """The bytes of an audio file, refused unread past `MAX_AUDIO_BYTES`.
+
+    Raises:
+        AudioError: for a file too large to be a clip's recording.
+    """
+    size = path.stat().st_size
+    if size > MAX_AUDIO_BYTES:
+        raise AudioError(
+            f"'{path}' is {size:,} bytes, more than an audio file's {MAX_AUDIO_BYTES:,}: cut it "
+            "into clips first, e.g. `ffmpeg -i INPUT -f segment -segment_time 60 clip%03d.wav`."
+        )
+    return path.read_bytes()
 
 
 def decode_wav(content: bytes, sample_rate: int, name: str = "the audio") -> np.ndarray:

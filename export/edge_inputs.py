@@ -47,6 +47,8 @@ NA_VALUES = frozenset(
 MISSING_MARKERS = frozenset({"?"})
 MISSING_VALUES = NA_VALUES | MISSING_MARKERS
 TRUE_VALUES = frozenset({"true", "yes", "t", "y", "1"})
+# A text example past this is no text a classifier reads (models see a few hundred tokens).
+MAX_TEXT_BYTES = 16 << 20
 
 
 class EdgeInputError(ValueError):
@@ -115,15 +117,42 @@ def load_audio(path: Path, audio: Mapping[str, Any]) -> np.ndarray:
 
 
 def read_text(path: Path) -> str:
-    """Reads a text file (UTF-8; undecodable bytes become U+FFFD, as the training data's did).
+    """Reads a text file as the training data's texts were read (`decode_text_file`), stripped.
 
     Raises:
-        EdgeInputError: for a binary file (NUL bytes).
+        EdgeInputError: for a binary file (NUL bytes) or one too large to be a text.
     """
+    return decode_text_file(path)[0].strip()
+
+
+def decode_text_file(path: Path) -> tuple[str, bool]:
+    """Reads a text file as UTF-8, replacing undecodable bytes with U+FFFD.
+
+    Training (`folder:` text) and the edge runner read text files with this,
+    so a device sees the text the model was trained on.
+
+    Returns:
+        The text, and whether any byte could not be decoded.
+
+    Raises:
+        EdgeInputError: for a file of more than `MAX_TEXT_BYTES` (a crafted
+            sparse file would otherwise be read into memory whole) or a binary
+            file (NUL bytes), which is not text at all.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise EdgeInputError(
+            f"'{path}' is {size:,} bytes, more than a text example's {MAX_TEXT_BYTES:,}: split "
+            "it into several texts."
+        )
     data = path.read_bytes()
     if b"\0" in data:
         raise EdgeInputError(f"'{path}' holds NUL bytes: it is a binary file, not text.")
-    return data.decode("utf-8-sig", errors="replace").strip()
+    try:
+        return data.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8-sig", errors="replace"), True
 
 
 def read_csv_rows(path: Path, columns: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, str]]:

@@ -10,6 +10,7 @@ as int16.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from export.audio_io import AUDIO_SUFFIXES, AudioError, fit_clip, read_audio
+from export.audio_io import AUDIO_SUFFIXES, AudioError, decode_wav, fit_clip, read_audio_bytes
 from pipelines.config import AudioConfig, DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
-from pipelines.data.folder import ignored_note, index_class_folders
+from pipelines.data.folder import ignored_note, index_class_folders, without_duplicates
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
     and padded or cropped (to its loudest window) to `data.audio.clip_seconds`;
     the notes count what was resampled, mixed down, padded and cropped. An
     empty or undecodable file is an error naming it, or is skipped with
-    `data.skip_corrupt: true`.
+    `data.skip_corrupt: true`. Byte-identical files are kept once (or left
+    out, under different classes), so that no clip is in two splits.
 
     Args:
         uri: the dataset URI.
@@ -138,7 +140,7 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root, AUDIO_SUFFIXES, "WAV files")
     notes = ignored_note(ignored, root, ".wav")
-    clips, kept, corrupt, cropped, silent = read_clips(files, config.audio)
+    clips, kept, digests, corrupt, cropped = read_clips(files, config.audio)
     if corrupt:
         named = " ".join(why for _, why in corrupt[:5])
         more = f" ({len(corrupt) - 5} more)" if len(corrupt) > 5 else ""
@@ -156,7 +158,16 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
             f"The class folder(s) {lost} in '{root}' hold no readable WAV files. Add some to "
             "them or remove the folders."
         )
-    notes.extend(clip_notes(len(kept), cropped, silent, config.audio))
+    read = [files[i] for i in kept]
+    unique, labels, duplicate_notes = without_duplicates(
+        read, labels, digests, root, class_names, what="WAV files"
+    )
+    notes.extend(duplicate_notes)
+    if len(unique) < len(read):
+        position = {file: i for i, file in enumerate(read)}
+        keep = np.asarray([position[file] for file in unique], dtype=np.int64)
+        clips, cropped = clips[keep], cropped[keep]
+    notes.extend(clip_notes(clips, cropped, config.audio))
     fractions = (config.val_fraction, config.test_fraction)
     parts = split_indices(labels, fractions, seed, class_names)
     return array_dataset(uri, audio_spec(class_names, config.audio), clips, labels, parts, notes)
@@ -164,37 +175,57 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
 
 def read_clips(
     files: list[Path], audio: AudioConfig
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]], int, int]:
+) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[int, str]], np.ndarray]:
     """Reads every file as a clip, logging progress on long folders.
 
     Returns:
         The clips `(kept, clip_samples)` float32, the indices of the files
-        kept, `(index, reason)` of each unreadable file, and how many clips
-        were cropped and how many are digital silence.
+        kept, a digest of each kept file's bytes, `(index, reason)` of each
+        unreadable file, and whether each clip was cropped.
     """
-    clips, kept, corrupt = [], [], []
-    cropped = silent = 0
+    clips, kept, digests, corrupt, cropped = [], [], [], [], []
     last_log = time.monotonic()
     for index, file in enumerate(files):
         try:
-            samples = read_audio(file, audio.sample_rate)
+            content = read_audio_bytes(file)
+            samples = decode_wav(content, audio.sample_rate, str(file))
+        except OSError as error:
+            corrupt.append((index, f"'{file}' cannot be read ({error.strerror})."))
+            continue
         except AudioError as error:
             corrupt.append((index, str(error)))
             continue
         clip, was_cropped = fit_clip(samples, audio.clip_samples)
-        cropped += was_cropped
-        silent += not np.any(clip)
         clips.append(clip)
         kept.append(index)
+        digests.append(hashlib.sha256(content).hexdigest())
+        cropped.append(was_cropped)
         if time.monotonic() - last_log > _PROGRESS_SECONDS:
             logger.info("Read %d of %d audio files", index + 1, len(files))
             last_log = time.monotonic()
     empty = np.zeros((0, audio.clip_samples), np.float32)
-    return (np.stack(clips) if clips else empty, np.asarray(kept, int), corrupt, cropped, silent)
+    return (
+        np.stack(clips) if clips else empty,
+        np.asarray(kept, int),
+        digests,
+        corrupt,
+        np.asarray(cropped, bool),
+    )
 
 
-def clip_notes(count: int, cropped: int, silent: int, audio: AudioConfig) -> list[str]:
-    """What loading did to the clips, for the data notes."""
+def clip_notes(clips: np.ndarray, cropped: np.ndarray, audio: AudioConfig) -> list[str]:
+    """What loading did to the clips, for the data notes.
+
+    Args:
+        clips: the clips kept, `(count, clip_samples)`.
+        cropped: whether each was cropped.
+        audio: the `data.audio` settings.
+
+    Returns:
+        The notes.
+    """
+    count, silent = len(clips), int(np.sum(~np.any(clips, axis=1)))
+    cropped = int(np.sum(cropped))
     notes = [
         f"{count} clips of {audio.clip_seconds:g} s at {audio.sample_rate} Hz mono (resampled "
         "and mixed down where needed; shorter ones padded with silence)."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,62 @@ class Dataset:
     def split_sizes(self) -> dict[str, int]:
         """Returns the number of examples in each split."""
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Duplicates:
+    """The sets of examples with the same content, as `find_duplicates` found them.
+
+    Attributes:
+        keep: the indices kept, ascending: every example without a copy, and
+            the first of each set whose copies share one label.
+        repeated: the sets (indices, ascending) whose copies share one label.
+        conflicting: the sets whose copies carry different labels; none of
+            their members is kept.
+    """
+
+    keep: np.ndarray
+    repeated: tuple[tuple[int, ...], ...]
+    conflicting: tuple[tuple[int, ...], ...]
+
+    @property
+    def dropped(self) -> int:
+        """How many examples are left out."""
+        return sum(len(s) - 1 for s in self.repeated) + sum(len(s) for s in self.conflicting)
+
+
+def find_duplicates(keys: Sequence[Hashable], labels: Sequence[Hashable]) -> Duplicates:
+    """Finds examples with equal keys, so that no example is in two splits.
+
+    A copy in train and another in test would test the model on what it
+    trained on, so of copies that share a label only the first is kept. Copies
+    filed under different labels contradict each other, and keeping any of
+    them would pick a label by file order: none is kept. Every loader of
+    examples that can repeat (files, texts) goes through here, with its own key
+    (a content hash, the text itself).
+
+    Args:
+        keys: one key per example; equal keys mean equal content.
+        labels: one label per example.
+
+    Returns:
+        What to keep, and the sets found.
+    """
+    members: dict[Hashable, list[int]] = {}
+    for index, key in enumerate(keys):
+        members.setdefault(key, []).append(index)
+    repeated, conflicting, drop = [], [], set()
+    for indices in members.values():
+        if len(indices) < 2:
+            continue
+        if len({labels[i] for i in indices}) == 1:
+            repeated.append(tuple(indices))
+            drop.update(indices[1:])
+        else:
+            conflicting.append(tuple(indices))
+            drop.update(indices)
+    keep = np.asarray([i for i in range(len(keys)) if i not in drop], dtype=np.int64)
+    return Duplicates(keep=keep, repeated=tuple(repeated), conflicting=tuple(conflicting))
 
 
 def split_indices(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,7 +20,14 @@ from export.image_io import (
     check_image_size,
 )
 from pipelines.config import ImageConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from pipelines.data.base import (
+    DataError,
+    Dataset,
+    DataSpec,
+    Split,
+    find_duplicates,
+    split_indices,
+)
 from pipelines.data.images import (
     decode_image_file,
     decode_native,
@@ -90,7 +98,8 @@ def load_image_folder(
         keep = np.setdiff1d(np.arange(len(files)), corrupt)
         files, labels = [files[i] for i in keep], labels[keep]
         _check_no_empty_class(class_names, labels, root, after="after skipping corrupt files")
-    files, labels, duplicate_notes = without_duplicates(files, labels, scanned, root, class_names)
+    keys = [scanned[file].hash for file in files]
+    files, labels, duplicate_notes = without_duplicates(files, labels, keys, root, class_names)
     notes.extend(duplicate_notes)
     facts = [scanned[file] for file in files]
     channels = model_channels(facts, schema)
@@ -159,15 +168,23 @@ def _without_oversized(
 def without_duplicates(
     files: list[Path],
     labels: np.ndarray,
-    scanned: dict[Path, ImageFacts],
+    keys: Sequence[Hashable],
     root: Path,
     class_names: tuple[str, ...],
+    what: str = "images",
 ) -> tuple[list[Path], np.ndarray, list[str]]:
-    """Keeps one file of each set of byte-identical files, so none is in two splits.
+    """Keeps one file of each set of identical files, so none is in two splits.
 
-    A copy in train and another in test would be tested on what the model
-    trained on. Copies within one class keep their first file; copies under
-    different classes contradict each other, so none of them is kept.
+    Copies within one class keep their first file; copies under different
+    classes contradict each other, so none of them is kept (`find_duplicates`).
+
+    Args:
+        files: the files, in order.
+        labels: the class index of each file.
+        keys: one content key per file (a hash of its bytes).
+        root: the folder, to name files relative to it.
+        class_names: the classes, to name one left empty.
+        what: what the files are, for the notes ("images").
 
     Returns:
         The files and labels kept, and a note per kind of duplicate found.
@@ -175,38 +192,31 @@ def without_duplicates(
     Raises:
         DataError: when dropping them leaves a class empty.
     """
-    groups: dict[int, list[int]] = collections.defaultdict(list)
-    for index, file in enumerate(files):
-        groups[scanned[file].hash].append(index)
-    drop, same_class, conflicting = set(), [], []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        if len({int(labels[i]) for i in members}) == 1:
-            drop.update(members[1:])
-            same_class.append(files[members[1]])
-        else:
-            drop.update(members)
-            conflicting.append(files[members[0]])
-    if not drop:
+    duplicates = find_duplicates(keys, labels.tolist())
+    if not duplicates.dropped:
         return files, labels, []
     notes = []
-    if same_class:
+    # Every file left out is named (up to a limit), so both sides of a contradiction show.
+    if duplicates.repeated:
+        copies = [files[i] for members in duplicates.repeated for i in members[1:]]
         notes.append(
-            f"Kept one file of each of {len(same_class)} set(s) of byte-identical images in one "
-            f"class (so no copy is in two splits): {name_files(same_class, root)}."
+            f"Kept one file of each of {len(duplicates.repeated)} set(s) of byte-identical "
+            f"{what} in one class (so no copy is in two splits); left out "
+            f"{name_files(copies, root)}."
         )
-    if conflicting:
+    if duplicates.conflicting:
+        copies = [files[i] for members in duplicates.conflicting for i in members]
         notes.append(
-            f"Left out {len(conflicting)} set(s) of byte-identical images filed under different "
-            f"classes (their labels contradict): {name_files(conflicting, root)}."
+            f"Left out {len(duplicates.conflicting)} set(s) of byte-identical {what} filed under "
+            f"different classes (their labels contradict): {name_files(copies, root)}."
         )
     for note in notes:
         logger.warning(note)
-    keep = [i for i in range(len(files)) if i not in drop]
-    labels = labels[keep]
-    _check_no_empty_class(class_names, labels, root, after="after leaving out duplicates")
-    return [files[i] for i in keep], labels, notes
+    labels = labels[duplicates.keep]
+    _check_no_empty_class(
+        class_names, labels, root, after="after leaving out duplicates", what=what
+    )
+    return [files[i] for i in duplicates.keep], labels, notes
 
 
 def index_class_folders(

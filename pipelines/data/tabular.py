@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from export.edge_inputs import MISSING_MARKERS
+from export.edge_inputs import MAX_TEXT_BYTES, MISSING_MARKERS
 from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
 from pipelines.registry import closest_hint
@@ -115,19 +115,40 @@ def read_csv_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"The CSV file '{path}' does not exist. Check data.uri.")
     encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    with path.open(newline="", encoding=encoding) as handle:
+    with path.open(newline="", encoding=encoding) as handle, _csv_field_limit(MAX_TEXT_BYTES):
         rows = csv.reader(handle)
         try:
-            data_rows = _check_csv_rows(rows, path)
+            lines = _check_csv_rows(rows, path)
         except UnicodeDecodeError as error:
             raise DataError(_encoding_message(path, error)) from None
-    if data_rows == 0:
+        except csv.Error as error:  # A field past the limit, or an unclosed quote at the end.
+            raise DataError(
+                f"Line {rows.line_num} of '{path}' cannot be read as CSV ({error}). Fix the row; "
+                f"a field may hold at most {MAX_TEXT_BYTES:,} characters."
+            ) from None
+    if not lines:
         raise DataError(f"The CSV file '{path}' has a header but no data rows.")
-    return pd.read_csv(path, encoding=encoding)
+    try:
+        frame = pd.read_csv(path, encoding=encoding)
+    except pd.errors.ParserError as error:  # What csv tolerates, e.g. a quote left open at the end.
+        raise DataError(
+            f"'{path}' cannot be read as CSV: {error}. Fix the file (close every quoted field)."
+        ) from None
+    if len(frame) == len(lines):
+        # Rows are indexed by the file line they start on, so that every message
+        # naming a row names the line an editor shows, quoted line breaks and all.
+        frame.index = pd.Index(lines, name="line")
+    else:  # pandas and csv disagree on what a row is; positions are the best guess.
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    return frame
 
 
-def _check_csv_rows(rows, path: Path) -> int:
-    """Checks the header and every row's field count; returns the number of data rows."""
+def _check_csv_rows(rows, path: Path) -> list[int]:
+    """Checks the header and every row's field count.
+
+    Returns:
+        The file line each data row starts on (1 is the header's).
+    """
     header = next(rows, None)
     if not header:
         raise DataError(f"The CSV file '{path}' is empty; it needs a header row and data rows.")
@@ -145,11 +166,18 @@ def _check_csv_rows(rows, path: Path) -> int:
             f"The CSV file '{path}' has duplicate column names {duplicates}. "
             "Rename them so each column has a unique name."
         )
-    data_rows = 0
+    lines, last_line = [], rows.line_num
     for row in rows:
+        # line_num counts the file's lines read so far: a row starts after the last one.
+        start, last_line = last_line + 1, rows.line_num
         if not row:
             continue  # Blank lines are not rows.
-        data_rows += 1
+        lines.append(start)
+        if any("\0" in field for field in row):
+            raise DataError(
+                f"Line {start} of '{path}' holds NUL bytes: the file is binary, not a CSV "
+                "table. Check data.uri."
+            )
         if len(row) != len(header):
             # line_num counts the file's lines read so far: a quoted field with line breaks
             # spans several, so the row ends on this line.
@@ -157,10 +185,21 @@ def _check_csv_rows(rows, path: Path) -> int:
                 f"Line {rows.line_num} of '{path}' has {len(row)} fields but the header has "
                 f"{len(header)}. Fix the row (quote fields that contain commas)."
             )
-    return data_rows
+    return lines
 
 
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int):
+    """Lets the csv module read fields up to `limit` characters (its default is 128 KB,
+    less than a long text), restoring the process-wide setting after."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _encoding_message(path: Path, error: UnicodeDecodeError) -> str:
@@ -272,7 +311,7 @@ def _infer_kind(series: pd.Series) -> str:
     numbers = pd.to_numeric(values, errors="coerce")
     if len(values) and numbers.notna().mean() >= 0.9:
         bad = values[numbers.isna()]
-        shown = ", ".join(f"row {i + 2}: {v!r}" for i, v in list(bad.items())[:_MAX_NAMED])
+        shown = _line_values(bad)
         raise DataError(
             f"Column '{series.name}' looks numeric but {len(bad)} value(s) are text ({shown}). "
             "Fix them, leave them empty to mark them missing, or declare the column with "
@@ -291,9 +330,7 @@ def _as_numeric(series: pd.Series, kind: str) -> tuple[pd.Series, int]:
         values = pd.to_numeric(series, errors="coerce").astype(float)
         text_values = series[values.isna() & series.notna()]
         if len(text_values):
-            shown = ", ".join(
-                f"row {i + 2}: {v!r}" for i, v in list(text_values.items())[:_MAX_NAMED]
-            )
+            shown = _line_values(text_values)
             raise DataError(
                 f"Column '{series.name}' is {kind} but holds text ({shown}). Fix the values or "
                 f"declare data.columns: {{{series.name}: categorical}}."
@@ -414,10 +451,16 @@ class TabularEncoder:
 
 
 def _csv_lines(index: pd.Index) -> str:
-    """`CSV line 2` or `CSV lines 2, 5, 9, ...` for rows of a table read with a header line."""
-    lines = [str(i + 2) for i in index[:_MAX_NAMED]]
+    """`CSV line 2` or `CSV lines 2, 5, 9, ...` for rows of a table (`read_csv_table`
+    indexes rows by the line they start on)."""
+    lines = [str(i) for i in index[:_MAX_NAMED]]
     more = ", ..." if len(index) > _MAX_NAMED else ""
     return f"CSV line{'s' if len(index) > 1 else ''} {', '.join(lines)}{more}"
+
+
+def _line_values(values: pd.Series) -> str:
+    """`line 4: '?', line 9: 'n/a'` for some values of a column (see `_csv_lines`)."""
+    return ", ".join(f"line {i}: {v!r}" for i, v in list(values.items())[:_MAX_NAMED])
 
 
 def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] | None):
@@ -437,10 +480,9 @@ def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] 
     """
     missing = series.isna()
     if missing.any():
-        rows = ", ".join(str(i + 2) for i in series.index[missing][:_MAX_NAMED])
         raise DataError(
             f"The target column '{series.name}' has {int(missing.sum())} missing value(s) "
-            f"(CSV lines {rows}). Drop those rows or fill in their targets."
+            f"({_csv_lines(series.index[missing])}). Drop those rows or fill in their targets."
         )
     if problem == "regression":
         values = pd.to_numeric(series, errors="coerce")

@@ -30,16 +30,26 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from export.edge_inputs import EdgeInputError, decode_text_file
 from pipelines.config import DataConfig, TokenizerConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from pipelines.data.base import (
+    DataError,
+    Dataset,
+    DataSpec,
+    Split,
+    find_duplicates,
+    split_indices,
+)
 from pipelines.data.folder import ignored_note, index_class_folders, name_files
 from pipelines.data.tabular import read_csv_table
+from pipelines.errors import name_some
 from pipelines.registry import closest_hint
 
 TEXT_COLUMN = "text"  # The column of a text split's baseline frame.
 TEXT_SUFFIXES = (".txt",)
 _ADAPT_BATCH = 1024
 _MAX_NAMED = 10
+_MAX_SHOWN = 5  # Whole reasons, each naming its file.
 
 logger = logging.getLogger(__name__)
 
@@ -167,41 +177,51 @@ def _text_vectorization(
 
 
 def clean_texts(
-    texts: Sequence[str], labels: Sequence[Any]
+    texts: Sequence[str | None],
+    labels: Sequence[Any],
+    names: Sequence[str] | None = None,
 ) -> tuple[list[str], list[Any], list[str]]:
-    """Drops empty texts and repeats of a text seen before (the first one is kept).
+    """Drops empty texts and repeated ones, so that no text is in two splits.
+
+    Texts are compared after stripping. Of a text repeated under one label the
+    first is kept; a text filed under different labels contradicts itself and
+    none of its copies is kept (`find_duplicates`), whatever order it came in.
 
     Args:
         texts: the texts (None counts as empty).
         labels: one label per text.
+        names: where each text came from (a file, a CSV line), for the notes;
+            None to count without naming.
 
     Returns:
-        The kept texts (stripped) and labels, and notes counting what was dropped.
+        The kept texts (stripped) and labels, and notes counting (and naming)
+        what was dropped.
     """
-    kept_texts, kept_labels, first_label = [], [], {}
-    empty = repeated = conflicting = 0
-    for text, label in zip(texts, labels, strict=True):
-        text = (text or "").strip()
-        if not text:
-            empty += 1
-        elif text in first_label:
-            repeated += 1
-            conflicting += first_label[text] != label
-        else:
-            first_label[text] = label
-            kept_texts.append(text)
-            kept_labels.append(label)
+    stripped = [(text or "").strip() for text in texts]
+    present = [i for i, text in enumerate(stripped) if text]
+    duplicates = find_duplicates([stripped[i] for i in present], [labels[i] for i in present])
+    kept = [present[i] for i in duplicates.keep]
+
+    def named(indices: list[int]) -> str:
+        return f": {name_some([names[i] for i in indices], _MAX_NAMED)}" if names else ""
+
     notes = []
+    empty = [i for i, text in enumerate(stripped) if not text]
     if empty:
-        notes.append(f"Dropped {empty} empty text(s).")
-    if repeated:
-        conflict = (
-            f", {conflicting} of them with another label than the first (the first label is kept)"
-            if conflicting
-            else ""
+        notes.append(f"Dropped {len(empty)} empty text(s){named(empty)}.")
+    if duplicates.repeated:
+        copies = [present[i] for members in duplicates.repeated for i in members[1:]]
+        notes.append(
+            f"Dropped {len(copies)} repeat(s) of {len(duplicates.repeated)} text(s) (the first "
+            f"is kept, so no text is in two splits){named(copies)}."
         )
-        notes.append(f"Dropped {repeated} repeated text(s){conflict}.")
-    return kept_texts, kept_labels, notes
+    if duplicates.conflicting:
+        copies = [present[i] for members in duplicates.conflicting for i in members]
+        notes.append(
+            f"Left out {len(duplicates.conflicting)} text(s) filed under different classes "
+            f"({len(copies)} copies; their labels contradict){named(copies)}."
+        )
+    return [stripped[i] for i in kept], [labels[i] for i in kept], notes
 
 
 def text_dataset(
@@ -239,8 +259,8 @@ def text_dataset(
     empty_classes = [name for name, count in zip(class_names, counts, strict=True) if count == 0]
     if empty_classes:
         raise DataError(
-            f"The class(es) {empty_classes} of {uri} have no non-empty texts. Add texts to them "
-            "or remove them."
+            f"The class(es) {empty_classes} of {uri} have no texts left once empty texts and "
+            "texts also filed under another class are dropped. Add texts to them or remove them."
         )
     digest = hashlib.sha256()
     for text, label in zip(pool, labels, strict=True):
@@ -298,6 +318,7 @@ def label_texts(
     config: DataConfig,
     seed: int,
     notes: Sequence[str] = (),
+    names: Sequence[str] | None = None,
 ) -> Dataset:
     """Cleans texts labelled by class name and makes the dataset (classes sorted by name).
 
@@ -308,12 +329,13 @@ def label_texts(
         config: the data section.
         seed: seeds the split.
         notes: what loading did so far.
+        names: where each text came from, to name dropped ones (`clean_texts`).
 
     Returns:
         The dataset.
     """
     class_names = tuple(sorted({str(label) for label in raw_labels}))
-    kept, kept_labels, cleaning = clean_texts(texts, [str(label) for label in raw_labels])
+    kept, kept_labels, cleaning = clean_texts(texts, [str(label) for label in raw_labels], names)
     if len(class_names) < 2:
         raise DataError(
             f"{uri} has a single class ({list(class_names)}); classification needs at least 2."
@@ -323,31 +345,15 @@ def label_texts(
     return text_dataset(uri, kept, labels, class_names, config, seed, (*notes, *cleaning))
 
 
-def read_text_file(path: Path) -> tuple[str, bool]:
-    """Reads a text file as UTF-8, replacing undecodable bytes with U+FFFD.
-
-    Returns:
-        The text, and whether any byte could not be decoded.
-
-    Raises:
-        DataError: for a binary file (NUL bytes), which is not text at all.
-    """
-    data = path.read_bytes()
-    if b"\0" in data:
-        raise DataError(f"'{path}' holds NUL bytes: it is a binary file, not text.")
-    try:
-        return data.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), True
-
-
 def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dataset:
     """`folder:PATH` for text: one sub-folder of `.txt` files per class.
 
     The layout of keras `text_dataset_from_directory`: each file is one text
     whose class is its folder's name. Files that are not UTF-8 are read with
-    their undecodable bytes replaced (counted); binary files are an error, or
-    skipped with `data.skip_corrupt: true`.
+    their undecodable bytes replaced (counted); binary files and files too
+    large to be a text (`MAX_TEXT_BYTES`) are an error, or skipped with
+    `data.skip_corrupt: true`. Texts are read as the edge runner reads them
+    (`decode_text_file`).
 
     Args:
         uri: the dataset URI.
@@ -361,25 +367,31 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
     root = Path(path).expanduser()
     class_names, files, labels, ignored = index_class_folders(root, TEXT_SUFFIXES, ".txt files")
     notes = ignored_note(ignored, root, ".txt")
-    texts, kept_labels, replaced, binary = [], [], [], []
+    texts, kept_labels, names, replaced, unreadable = [], [], [], [], []
     for file, label in zip(files, labels, strict=True):
         try:
-            text, lossy = read_text_file(file)
-        except DataError:
-            binary.append(file)
+            text, lossy = decode_text_file(file)
+        except EdgeInputError as error:
+            unreadable.append(str(error))
+            continue
+        except OSError as error:
+            unreadable.append(f"'{file}' cannot be read ({error.strerror}).")
             continue
         if lossy:
             replaced.append(file)
         texts.append(text)
         kept_labels.append(class_names[label])
-    if binary:
-        named = name_files(binary, root)
+        names.append(str(file.relative_to(root)))
+    if unreadable:
+        named = " ".join(unreadable[:_MAX_SHOWN])
+        more = f" ({len(unreadable) - _MAX_SHOWN:,} more)" if len(unreadable) > _MAX_SHOWN else ""
         if not config.skip_corrupt:
             raise DataError(
-                f"{len(binary)} file(s) in '{root}' are binary, not text: {named}. Remove them, "
-                "or set data.skip_corrupt: true to skip them."
+                f"{len(unreadable)} file(s) in '{root}' cannot be used as texts: {named}{more} "
+                "Remove them, or set data.skip_corrupt: true to skip them."
             )
-        notes.append(f"Skipped {len(binary)} binary file(s): {named}.")
+        logger.warning("Skipping %d unreadable text file(s): %s", len(unreadable), named)
+        notes.append(f"Skipped {len(unreadable)} unreadable text file(s): {named}{more}")
     if replaced:
         notes.append(
             f"{len(replaced)} file(s) were not valid UTF-8; their undecodable bytes were replaced "
@@ -392,7 +404,7 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
             f"The class folder(s) {lost} in '{root}' hold no readable text files. Add .txt files "
             "to them or remove the folders."
         )
-    return label_texts(texts, kept_labels, uri, config, seed, notes)
+    return label_texts(texts, kept_labels, uri, config, seed, notes, names)
 
 
 def load_text_csv(uri: str, path: str, config: DataConfig, seed: int) -> Dataset:
@@ -424,7 +436,7 @@ def load_text_csv(uri: str, path: str, config: DataConfig, seed: int) -> Dataset
             )
     missing = frame.index[frame[config.target].isna()]
     if len(missing):
-        lines = ", ".join(str(i + 2) for i in missing[:_MAX_NAMED])
+        lines = name_some([str(line) for line in missing], _MAX_NAMED)
         raise DataError(
             f"{len(missing)} row(s) of '{path}' have no value in the target column "
             f"'{config.target}' (lines {lines}). Fill them in or remove the rows."
@@ -438,7 +450,8 @@ def load_text_csv(uri: str, path: str, config: DataConfig, seed: int) -> Dataset
             "Re-save the file as UTF-8 to keep them."
         )
     targets = [_class_text(value) for value in frame[config.target]]
-    return label_texts(texts, targets, uri, config, seed, notes)
+    names = [f"line {line}" for line in frame.index]
+    return label_texts(texts, targets, uri, config, seed, notes, names)
 
 
 def _class_text(value: Any) -> str:

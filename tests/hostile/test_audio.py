@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
 import warnings
 from pathlib import Path
@@ -10,8 +11,17 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from export.audio_io import AudioError, AudioWarning, read_audio
-from tests.hostile.harness import assert_refused, cli, quick_config
+from export.audio_io import MAX_AUDIO_BYTES, AudioError, AudioWarning, read_audio
+from pipelines.config import AudioConfig, DataConfig
+from pipelines.data import load_dataset
+from tests.hostile.harness import (
+    TASKLAB,
+    TENSORFLOW_ADDRESS_SPACE,
+    assert_refused,
+    capped,
+    cli,
+    quick_config,
+)
 
 RATE = 8000
 
@@ -95,3 +105,47 @@ def test_a_wav_promising_more_data_than_it_holds_is_named(tmp_path):
 def test_nan_audio_never_reaches_the_edge_runner_model(tmp_path):
     with pytest.raises(AudioError, match="NaN"):
         read_audio(nan_samples(tmp_path / "nan.wav"), RATE)
+
+
+def test_a_sparse_10_gb_wav_is_refused_unread(tmp_path):
+    root = speech_folder(tmp_path / "speech")
+    with (root / "word1" / "long.wav").open("wb") as handle:
+        handle.truncate(10 << 30)  # Takes no disk; read whole, 10 GB of memory.
+    config = speech_config(tmp_path, root)
+    command = [*TASKLAB, "run", str(config), "--runs-dir", str(tmp_path / "runs")]
+    outcome = capped(command, tmp_path, TENSORFLOW_ADDRESS_SPACE)
+    assert_refused(outcome, "long.wav", "10,737,418,240 bytes", "cut it", "skip_corrupt")
+
+
+def test_the_edge_runner_refuses_a_sparse_wav_unread(tmp_path):
+    path = tmp_path / "long.wav"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_AUDIO_BYTES + 1)
+    with pytest.raises(AudioError, match="more than an audio file's"):
+        read_audio(path, RATE)
+
+
+def test_byte_identical_wavs_are_kept_out_of_two_splits(tmp_path):
+    root = speech_folder(tmp_path / "speech")
+    for index in range(3):  # The same recording three times in one class...
+        shutil.copy(root / "word0" / "0.wav", root / "word0" / f"copy{index}.wav")
+    shutil.copy(root / "word1" / "1.wav", root / "word0" / "mislabeled.wav")  # ...and across.
+    config = DataConfig(
+        uri=f"folder:{root}",
+        val_fraction=0.25,
+        test_fraction=0.25,
+        audio=AudioConfig(sample_rate=RATE, clip_seconds=0.5),
+    )
+    dataset = load_dataset(config, seed=0, kind="audio")
+    notes = " ".join(dataset.notes)
+    assert "Kept one file of each of 1 set(s) of byte-identical WAV files" in notes
+    assert "word0/copy0.wav, word0/copy1.wav, word0/copy2.wav" in notes
+    assert "Left out 1 set(s)" in notes and "word0/mislabeled.wav, word1/1.wav" in notes
+    assert "11 clips of 0.5 s" in notes  # 12 files + 4 copies - 3 copies - the pair.
+    clips = np.concatenate(
+        [
+            s.make_dataset().batch(64).get_single_element()[0]
+            for s in (dataset.train, dataset.val, dataset.test)
+        ]
+    )
+    assert len(np.unique(clips, axis=0)) == len(clips) == 11

@@ -126,8 +126,10 @@ def test_a_thousand_classes_too_small_to_split_are_summarized(tmp_path, capfd):
         (b"size,label\n", ("no data rows",)),
         (b"size,size,label\n1,2,a\n", ("duplicate column names",)),
         (b"size,label\n1.0,a,extra\n", ("Line 2", "3 fields")),
+        (b"size,label\n1.0,a\n" + bytes(64), ("Line 3", "NUL bytes", "not a CSV")),
+        (b'size,label\n1.0,a\n2.0,"b\n', ("cannot be read as CSV", "close every quoted")),
     ],
-    ids=["empty", "header_only", "duplicate_columns", "ragged"],
+    ids=["empty", "header_only", "duplicate_columns", "ragged", "binary", "unclosed_quote"],
 )
 def test_a_malformed_csv_is_one_error_line(content, words, tmp_path, capfd, earlier_run):
     outcome = run_on(tmp_path, capfd, content, runs=earlier_run.parent)

@@ -131,7 +131,7 @@ def test_column_kind_override(tmp_path):
             r"target column 'label' is not in the data. Columns: \['a', 'b', 'lable'\]",
         ),
         ("a,b,label\n1,2,x\n3,4,x\n", "single class"),
-        ("a,b,label\n1,2,x\n3,4,\n5,6,y\n", r"1 missing value\(s\) \(CSV lines 3\)"),
+        ("a,b,label\n1,2,x\n3,4,\n5,6,y\n", r"1 missing value\(s\) \(CSV line 3\)"),
     ],
 )
 def test_bad_csv_files(tmp_path, text, message):
@@ -145,7 +145,7 @@ def test_text_in_a_numeric_column_names_the_rows(tmp_path):
     frame.loc[4, "age"] = "forty"
     path = tmp_path / "t.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"Column 'age' looks numeric.*row 6: 'forty'.*categorical"):
+    with pytest.raises(DataError, match=r"'age' looks numeric.*line 6: 'forty'.*categorical"):
         load_csv(path)
 
 

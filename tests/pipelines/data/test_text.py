@@ -65,31 +65,56 @@ def test_folder_notes_non_utf8_files_and_refuses_binary_ones(tmp_path):
     (root / "tech" / "latin1.txt").write_bytes("caf\xe9 data robot".encode("latin-1"))
     (root / "tech" / "notes.md").write_text("not a text file of the dataset")
     (root / "food" / "blob.txt").write_bytes(b"\x00\x01binary")
-    with pytest.raises(DataError, match=r"binary, not text: food/blob.txt.*skip_corrupt"):
+    with pytest.raises(
+        DataError, match=r"cannot be used as texts: .*food/blob.txt' holds NUL bytes.*skip_corrupt"
+    ):
         load_text(f"folder:{root}")
     dataset = load_text(f"folder:{root}", skip_corrupt=True)
     notes = " ".join(dataset.notes)
-    assert "Skipped 1 binary file(s): food/blob.txt" in notes
+    assert "Skipped 1 unreadable text file(s): " in notes and "blob.txt' holds NUL" in notes
     assert "1 file(s) were not valid UTF-8" in notes and "tech/latin1.txt" in notes
     assert "Ignored 1 file(s)" in notes
     everything = [t for s in (dataset.train, dataset.val, dataset.test) for t in split_texts(s)]
     assert "caf\ufffd data robot" in everything
 
 
-def test_empty_and_repeated_texts_are_dropped_and_counted(tmp_path):
+def test_empty_and_repeated_texts_are_dropped_counted_and_named(tmp_path):
     texts = make_texts()
     texts["sport"] += ["", "   \n", texts["sport"][0]]
     texts["tech"].append(texts["sport"][1])  # The same text with another label.
     dataset = load_text(f"folder:{write_folder(tmp_path / 'd', texts)}")
     notes = " ".join(dataset.notes)
-    assert "Dropped 2 empty text(s)." in notes
-    assert "Dropped 2 repeated text(s), 1 of them with another label than the first" in notes
-    assert sum(dataset.split_sizes().values()) == 36
+    assert "Dropped 2 empty text(s): sport/012.txt, sport/013.txt." in notes
+    assert "Dropped 1 repeat(s) of 1 text(s)" in notes and "sport/014.txt" in notes
+    assert "Left out 1 text(s) filed under different classes (2 copies" in notes
+    assert "sport/001.txt, tech/012.txt" in notes
+    # Neither copy of the contradicting text is kept: 36 texts less sport/001.txt.
+    everything = [t for s in (dataset.train, dataset.val, dataset.test) for t in split_texts(s)]
+    assert len(everything) == len(set(everything)) == 35
+    assert texts["sport"][1] not in everything
 
 
-def test_clean_texts_keeps_the_first_label_of_a_repeated_text():
-    kept, labels, _ = clean_texts([" a ", "b", "a", None], ["x", "y", "z", "x"])
+def test_clean_texts_keeps_the_first_of_repeats_and_none_of_a_contradiction():
+    kept, labels, notes = clean_texts(
+        [" a ", "b", "a", None, "c", "c "], ["x", "y", "x", "x", "y", "x"], list("012345")
+    )
     assert kept == ["a", "b"] and labels == ["x", "y"]
+    assert notes == [
+        "Dropped 1 empty text(s): 3.",
+        "Dropped 1 repeat(s) of 1 text(s) (the first is kept, so no text is in two splits): 2.",
+        "Left out 1 text(s) filed under different classes (2 copies; their labels contradict): "
+        "4, 5.",
+    ]
+
+
+def test_a_csv_names_dropped_texts_by_the_file_line_they_start_on(tmp_path):
+    rows = csv_rows()
+    rows.insert(1, ["two\nlines", "tech", 98])  # A quoted line break: the rows after shift.
+    rows.append([rows[0][0], "tech", 99])  # Line 40 repeats line 2 under another class.
+    dataset = load_text(f"csv:{write_csv(tmp_path / 't.csv', rows)}", text="body", target="topic")
+    assert any(
+        "different classes" in note and ": line 2, line 40." in note for note in dataset.notes
+    )
 
 
 def test_a_class_with_too_few_texts_is_named(tmp_path):
@@ -102,7 +127,7 @@ def test_a_class_with_too_few_texts_is_named(tmp_path):
 def test_a_class_folder_of_empty_texts_is_an_error(tmp_path):
     texts = make_texts()
     texts["food"] = ["", " "]
-    with pytest.raises(DataError, match=r"\['food'\].*no non-empty texts"):
+    with pytest.raises(DataError, match=r"\['food'\].*no texts left once empty texts"):
         load_text(f"folder:{write_folder(tmp_path / 'd', texts)}")
 
 
@@ -142,7 +167,7 @@ def test_csv_text_and_target_columns(tmp_path):
     dataset = load_text(f"csv:{path}", text="body", target="topic")
     assert dataset.spec.class_names == ("food", "sport", "tech")
     assert sum(dataset.split_sizes().values()) == 36
-    assert "Dropped 1 empty text(s)." in dataset.notes
+    assert "Dropped 1 empty text(s): line 38." in dataset.notes
     # Cross-validation folds refit the vocabulary on their own train part.
     fold = dataset.resplit(np.arange(0, 30), np.arange(30, 33), np.arange(33, 36))
     assert fold.split_sizes() == {"train": 30, "val": 3, "test": 3}
