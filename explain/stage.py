@@ -328,6 +328,8 @@ def explain_with_checks(
     checks = additivity_checks(spec, subject, attributions, examples, settings)
     importances = importance_map(attributions.values, spec.signed, subject.channels_last)
     randomized, how = subject.randomize()
+    # Says what a second round of the method's progress lines is.
+    logger.info("Explain: %s of the randomized model (for the randomization check)", name)
     random_attributions = spec.explain(randomized, subject.inputs, examples.targets, options)
     random_importances = importance_map(
         random_attributions.values, spec.signed, subject.channels_last

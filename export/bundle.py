@@ -48,7 +48,7 @@ BUNDLE_README = """This folder is everything a device needs to run the model: no
 On the device, from inside this folder:
 
   pip install -r runner/requirements.txt
-  python -m runner . INPUT...            # image, CSV, text or WAV files; --help for options
+  python -m runner . INPUT...            # image, CSV, text or WAV files or folders; --help
 """
 
 

@@ -47,6 +47,7 @@ NA_VALUES = frozenset(
 MISSING_MARKERS = frozenset({"?"})
 MISSING_VALUES = NA_VALUES | MISSING_MARKERS
 TRUE_VALUES = frozenset({"true", "yes", "t", "y", "1"})
+TEXT_SUFFIXES = (".txt",)
 # A text example past this is no text a classifier reads (models see a few hundred tokens).
 MAX_TEXT_BYTES = 16 << 20
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .bundle_spec import PREPROCESSING_FILE, bundle_file, check_matches_model, read_spec
 from .edge_inputs import (
+    TEXT_SUFFIXES,
     EdgeInputError,
     encode_row,
     load_audio,
@@ -33,6 +34,7 @@ from .edge_inputs import (
     read_csv_rows,
     read_text,
 )
+from .image_io import IMAGE_SUFFIXES
 from .litert import LiteRTModel
 from .text_tokens import TextTokenizer
 
@@ -94,7 +96,18 @@ class EdgeBundle:
         return self.tokenizer(text)
 
     def inputs_from(self, path: Path) -> Iterator[tuple[str, np.ndarray]]:
-        """Yields `(name, model input)` for one input file (a CSV file gives one per row)."""
+        """Yields `(name, model input)` for one input file (a CSV file gives one per row),
+        or for every file of the bundle's input kind under a folder, in sorted order."""
+        if path.is_dir():
+            files = self.files_in(path)
+            if not files:
+                raise EdgeInputError(
+                    f"The folder '{path}' holds no {' or '.join(self.suffixes())} files, the "
+                    f"inputs of this bundle's {self.kind} model."
+                )
+            for file in files:
+                yield from self.inputs_from(file)
+            return
         if not path.is_file():
             raise EdgeInputError(f"The input '{path}' does not exist.")
         described = self.spec["input"]
@@ -109,6 +122,21 @@ class EdgeBundle:
             yield str(path), load_audio(path, described)
         else:
             raise EdgeInputError(f"This runner cannot read '{described['kind']}' inputs.")
+
+    def suffixes(self) -> tuple[str, ...]:
+        """The file suffixes of this bundle's inputs, as the training folders read them."""
+        if self.kind == "audio":
+            from .audio_io import AUDIO_SUFFIXES  # Only audio bundles need scipy.
+
+            return AUDIO_SUFFIXES
+        return {"image": IMAGE_SUFFIXES, "text": TEXT_SUFFIXES, "tabular": (".csv",)}[self.kind]
+
+    def files_in(self, folder: Path) -> list[Path]:
+        """The files under `folder` (and its sub-folders) that this bundle's model reads."""
+        suffixes = self.suffixes()
+        return sorted(
+            file for file in folder.rglob("*") if file.suffix.lower() in suffixes and file.is_file()
+        )
 
     def predict(self, inputs: np.ndarray) -> list[dict[str, Any]]:
         """Runs the model on model-ready inputs; returns one prediction per input."""
@@ -138,7 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "WAV files).",
     )
     parser.add_argument("bundle", type=Path, help="the export/ folder of a run")
-    parser.add_argument("inputs", type=Path, nargs="*", help="image, CSV, text or WAV files")
+    parser.add_argument(
+        "inputs",
+        type=Path,
+        nargs="*",
+        help="image, CSV, text or WAV files, or folders of them (read with their sub-folders)",
+    )
     parser.add_argument(
         "--text", action="append", default=[], help="a text to classify (repeatable; text models)"
     )

@@ -164,6 +164,13 @@ def _add_set_option(parser: argparse.ArgumentParser, metavar: str, help_text: st
     )
 
 
+def _not_retracing_advice(record: logging.LogRecord) -> bool:
+    """Drops TensorFlow's retracing warning: explanations and export predict on batches of
+    several shapes on purpose, and its advice (a paragraph on `tf.function`) is for the
+    author of the code, not for a user of the command."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI.
 
@@ -179,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="tasklab: %(message)s", stream=sys.stderr)
     # TensorFlow's own Python logger is chatty at INFO (a line per collective under multi_worker).
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").addFilter(_not_retracing_advice)
     # TensorFlow is imported by the commands that need it, inside the filter.
     with filtered_stderr():
         try:

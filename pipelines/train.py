@@ -727,7 +727,8 @@ def build_callbacks(
         EpochBackup(str(run_dir / BACKUP_DIR)),
         BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
         EpochScalars(run_dir / LOGS_DIR),
-        *early_stopping(config),
+        # Keras' own line would print past the log; `fit_model` logs the restored epoch.
+        *early_stopping(config, verbose=0),
         *([StopAtTarget(target)] if target else []),
         EpochProgress(config.epochs),
     ]
@@ -776,6 +777,10 @@ def fit(
     epochs_this_process = len(keras_history.epoch)
     stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
     val_losses = [entry.get("val_loss", math.inf) for entry in history]
+    if stopper is not None and stopper.best_weights is not None:
+        # Keras counts the epochs of this process only (a resumed run starts again at 0).
+        restored = len(history) - epochs_this_process + stopper.best_epoch + 1
+        logger.info("Kept the weights of epoch %d (val_loss %.4g)", restored, stopper.best)
     return TrainResult(
         history=history,
         initial_epoch=len(history) - epochs_this_process,

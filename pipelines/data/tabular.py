@@ -33,6 +33,7 @@ import pandas as pd
 from export.edge_inputs import MAX_TEXT_BYTES, MISSING_MARKERS
 from pipelines.config import DataConfig
 from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
+from pipelines.errors import name_some
 from pipelines.registry import closest_hint
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean")
@@ -184,11 +185,34 @@ def _check_csv_rows(rows, path: Path) -> list[int]:
             raise DataError(
                 f"Line {rows.line_num} of '{path}' has {len(row)} fields but the header has "
                 f"{len(header)}. Fix the row (quote fields that contain commas)."
+                + header_hint(header)
             )
     return lines
 
 
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def header_hint(header: Sequence[str]) -> str:
+    """A sentence for errors when the header row holds numbers, as the first line of a
+    file saved without a header does (scikit-learn's iris.csv starts `150,4,setosa,...`);
+    empty otherwise. Only a hint: years make numeric column names too."""
+    numbers = [name for name in header if _is_number(name)]
+    if not numbers:
+        return ""
+    shown = ", ".join(list(header)[:5]) + (", ..." if len(header) > 5 else "")
+    return (
+        f" Its first line ({shown}) has numbers where column names go: if it is data, add a "
+        "header row naming the columns."
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -557,8 +581,8 @@ def load_table(
     if target not in frame.columns:
         columns = [str(c) for c in frame.columns]
         raise DataError(
-            f"The target column '{target}' is not in the data. Columns: {columns}."
-            + closest_hint(target, columns)
+            f"The target column '{target}' is not in {uri}. Its columns: {name_some(columns)}."
+            + (closest_hint(target, columns) or header_hint(columns))
         )
     labels, class_names = encode_target(frame[target], problem, class_names)
     inputs, marker_notes = markers_as_missing(frame.drop(columns=[target]))

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from export.edge_inputs import EdgeInputError, decode_text_file
+from export.edge_inputs import TEXT_SUFFIXES, EdgeInputError, decode_text_file
 from pipelines.config import DataConfig, TokenizerConfig
 from pipelines.data.base import (
     DataError,
@@ -41,12 +41,11 @@ from pipelines.data.base import (
     split_indices,
 )
 from pipelines.data.folder import ignored_note, index_class_folders, name_files
-from pipelines.data.tabular import read_csv_table
+from pipelines.data.tabular import header_hint, read_csv_table
 from pipelines.errors import name_some
 from pipelines.registry import closest_hint
 
 TEXT_COLUMN = "text"  # The column of a text split's baseline frame.
-TEXT_SUFFIXES = (".txt",)
 _ADAPT_BATCH = 1024
 _MAX_NAMED = 10
 _MAX_SHOWN = 5  # Whole reasons, each naming its file.
@@ -428,11 +427,12 @@ def load_text_csv(uri: str, path: str, config: DataConfig, seed: int) -> Dataset
             "(the column holding their classes)."
         )
     frame = read_csv_table(Path(path).expanduser(), config.encoding)
+    columns = [str(c) for c in frame.columns]
     for option, column in (("text", config.text), ("target", config.target)):
         if column not in frame.columns:
             raise DataError(
                 f"data.{option}: the CSV file '{path}' has no column '{column}'. Its columns: "
-                f"{list(frame.columns)}." + closest_hint(column, [str(c) for c in frame.columns])
+                f"{name_some(columns)}." + (closest_hint(column, columns) or header_hint(columns))
             )
     missing = frame.index[frame[config.target].isna()]
     if len(missing):

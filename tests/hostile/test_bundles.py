@@ -50,6 +50,24 @@ def test_the_intact_bundle_predicts(bundle, digit_png, capfd):
     assert outcome.status == 0 and str(digit_png) in outcome.stdout, outcome.stderr
 
 
+def test_a_folder_of_inputs_is_read_with_its_sub_folders_in_sorted_order(bundle, tmp_path, capfd):
+    for name in ("b/2.png", "a/1.png", "a/3.PNG"):
+        (tmp_path / "inputs" / name).parent.mkdir(parents=True, exist_ok=True)
+        write_image(tmp_path / "inputs" / name, np.full((8, 8, 1), 200, np.uint8))
+    (tmp_path / "inputs" / "a" / "notes.txt").write_text("not an input of an image model")
+    outcome = edge(capfd, str(bundle), str(tmp_path / "inputs"))
+    assert outcome.status == 0, outcome.stderr
+    names = [line.split("\t")[0] for line in outcome.stdout.splitlines()]
+    assert names == [str(tmp_path / "inputs" / n) for n in ("a/1.png", "a/3.PNG", "b/2.png")]
+
+
+def test_a_folder_without_inputs_of_the_model_s_kind_is_one_error_line(bundle, tmp_path, capfd):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "word.wav").write_bytes(b"RIFF")
+    outcome = edge(capfd, str(bundle), str(tmp_path / "clips"))
+    assert_refused(outcome, "clips", ".png", "image model")
+
+
 def test_a_decompression_bomb_is_refused_in_bounded_memory(bundle, png_bomb, tmp_path):
     outcome = capped([*EDGE_RUNNER, str(bundle), str(png_bomb)], tmp_path)
     assert_refused(outcome, "bomb.png", "12000 x 12000", "max_pixels")

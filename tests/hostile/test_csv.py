@@ -158,3 +158,15 @@ def test_a_thousand_classes_train_and_report_in_bounded_memory(tmp_path):
     assert (run_dir / "report.html").is_file()
     with Image.open(run_dir / "plots" / "confusion_matrix.png") as plot:
         assert max(plot.size) < 2000  # The 30 most confused classes, not 1,000.
+
+
+@pytest.mark.parametrize(
+    ("first_line", "fields"),
+    [("150,4,setosa,versicolor,virginica", 5), ("178,13,class_0", 5)],
+    ids=["iris_csv", "wine_data_csv"],
+)
+def test_a_csv_without_a_header_row_says_so(first_line, fields, tmp_path, capfd):
+    # As scikit-learn's iris.csv and wine_data.csv: a first line of counts and class names.
+    rows = [",".join([f"{5 + i / 10:.1f}"] * (fields - 1) + [str(i % 3)]) for i in range(30)]
+    outcome = run_on(tmp_path, capfd, "\n".join([first_line, *rows]).encode())
+    assert_refused(outcome, "table.csv", "header row")

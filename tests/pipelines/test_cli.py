@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -148,3 +149,14 @@ def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
     )
     assert first["test"] == second["test"] and first["intervals"] == second["intervals"]
     assert first_history == second_history
+
+
+def test_tensorflow_retracing_advice_is_not_shown_to_users():
+    from pipelines.cli import _not_retracing_advice
+
+    def record(message):
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, (), None)
+
+    advice = "5 out of the last 11 calls to <function f> triggered tf.function retracing. ..."
+    assert not _not_retracing_advice(record(advice))
+    assert _not_retracing_advice(record("Your input ran out of data; interrupting training."))

@@ -128,7 +128,7 @@ def test_column_kind_override(tmp_path):
         ("a,b,label\n1,2,x\n1,2,y,9\n", "Line 3 .* has 4 fields"),
         (
             "a,b,lable\n1,2,x\n",
-            r"target column 'label' is not in the data. Columns: \['a', 'b', 'lable'\]",
+            r"target column 'label' is not in csv:.*data.csv. Its columns: a, b, lable\.",
         ),
         ("a,b,label\n1,2,x\n3,4,x\n", "single class"),
         ("a,b,label\n1,2,x\n3,4,\n5,6,y\n", r"1 missing value\(s\) \(CSV line 3\)"),
