@@ -30,23 +30,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
-
-from baselines.models import BASELINES, fit_baseline, fitted_bytes
-from baselines.stats import (
+from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
+from tasklab.baselines.stats import (
     PairedTest,
     corrected_resampled_t,
     mcnemar_exact,
     paired_t_5x2cv,
     wilcoxon_errors,
 )
-from baselines.text import TextXGBoost
-from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from pipelines.config import ConfigError, RunConfig, TrainConfig
-from pipelines.data.base import Dataset, split_indices
-from pipelines.evaluate import primary_score
-from pipelines.progress import Progress, format_duration
-from pipelines.train import RefitTrainer, make_input
-from tasks.base import Task
+from tasklab.baselines.text import TextXGBoost
+from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+from tasklab.pipelines.config import ConfigError, RunConfig, TrainConfig
+from tasklab.pipelines.data.base import Dataset, split_indices
+from tasklab.pipelines.evaluate import primary_score
+from tasklab.pipelines.progress import Progress, format_duration
+from tasklab.pipelines.train import RefitTrainer, make_input
+from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-
-from baselines.text import tfidf_linear, tfidf_xgboost
-from baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from pipelines.registry import Registry
+from tasklab.baselines.text import tfidf_linear, tfidf_xgboost
+from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+from tasklab.pipelines.registry import Registry
 
 _CATEGORICAL = make_column_selector(dtype_include="category")
 _NUMERIC = make_column_selector(dtype_exclude="category")

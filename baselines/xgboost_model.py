@@ -21,8 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-from pipelines import io
+from tasklab.pipelines import io
 
 _CLASSES_ATTRIBUTE = "tasklab_classes"
 _COLUMNS_ATTRIBUTE = "tasklab_columns"

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines import io
-from pipelines.run import package_versions
+from tasklab.pipelines import io
+from tasklab.pipelines.run import package_versions
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -91,7 +91,7 @@ def tasklab(command: str, config: str | Path, settings: list[str], runs_dir: Pat
     Returns:
         The finished command (its run directory, wall time and peak memory).
     """
-    args = [sys.executable, "-m", "pipelines.cli", *command.split(), str(config)]
+    args = [sys.executable, "-m", "tasklab.pipelines.cli", *command.split(), str(config)]
     for setting in settings:
         args += ["--set", setting]
     return run_command([*args, "--runs-dir", str(runs_dir)])

@@ -24,8 +24,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tasklab.pipelines import io
+
 from bench.common import tasklab, write_result
-from pipelines import io
 
 
 def measure(config: str, settings: list[str], runs_dir: Path) -> dict[str, Any]:

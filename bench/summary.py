@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tasklab.pipelines import io
+
 from bench import common
-from pipelines import io
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from pipelines.registry import Registry
+from tasklab.pipelines.registry import Registry
 
 MODEL_OUTPUT = "model output"
 PRE_SOFTMAX = "pre-softmax score (logit)"

@@ -20,8 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-
-from explain.base import (
+from tasklab.explain.base import (
     MODEL_OUTPUT,
     PRE_SOFTMAX,
     Attributions,
@@ -31,7 +30,7 @@ from explain.base import (
     predict,
     register_explainer,
 )
-from pipelines.progress import Progress
+from tasklab.pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 import shap
-
-from explain.base import (
+from tasklab.explain.base import (
     Attributions,
     ExplainOptions,
     explained_outputs,

@@ -33,10 +33,9 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-
-import explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
-from explain import plots
-from explain.base import (
+import tasklab.explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
+from tasklab.explain import plots
+from tasklab.explain.base import (
     EXPLAINERS,
     Attributions,
     ExplainerSpec,
@@ -45,20 +44,20 @@ from explain.base import (
     predict,
     to_json,
 )
-from explain.checks import deletion_check, importance_map, randomization_check
-from explain.gradients import completeness_error
-from explain.importance import global_importance, importance_by_column, rank_agreement
-from explain.tokens import highlight
-from export.text_tokens import TextTokenizer
-from pipelines import io
-from pipelines.config import ConfigError, ExplainConfig, RunConfig
-from pipelines.data import Dataset
-from pipelines.data.text import TEXT_COLUMN
-from pipelines.progress import Progress
-from pipelines.registry import closest_hint
-from pipelines.train import make_input, sample_inputs, split_inputs
-from tasks.base import Task
-from tasks.keyword_spotting import CLASSIFIER_LAYER, SPECTROGRAM_LAYER
+from tasklab.explain.checks import deletion_check, importance_map, randomization_check
+from tasklab.explain.gradients import completeness_error
+from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
+from tasklab.explain.tokens import highlight
+from tasklab.export.text_tokens import TextTokenizer
+from tasklab.pipelines import io
+from tasklab.pipelines.config import ConfigError, ExplainConfig, RunConfig
+from tasklab.pipelines.data import Dataset
+from tasklab.pipelines.data.text import TEXT_COLUMN
+from tasklab.pipelines.progress import Progress
+from tasklab.pipelines.registry import closest_hint
+from tasklab.pipelines.train import make_input, sample_inputs, split_inputs
+from tasklab.tasks.base import Task
+from tasklab.tasks.keyword_spotting import CLASSIFIER_LAYER, SPECTROGRAM_LAYER
 
 logger = logging.getLogger(__name__)
 
@@ -517,8 +516,8 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
     Returns:
         The subject, or why there is none (the run has no XGBoost baseline).
     """
-    from baselines.compare import load_xgboost_baseline, xgboost_baseline_path
-    from baselines.models import fit_baseline
+    from tasklab.baselines.compare import load_xgboost_baseline, xgboost_baseline_path
+    from tasklab.baselines.models import fit_baseline
 
     task, dataset, config, examples = run.task, run.dataset, run.config, run.examples
     trees = load_xgboost_baseline(run.run_dir, task.problem)

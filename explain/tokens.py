@@ -21,11 +21,10 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-
-from explain.base import Attributions, ExplainOptions, register_explainer
-from explain.gradients import integrated_gradients, pre_softmax
-from export.text_tokens import TextTokenizer
-from pipelines.progress import Progress
+from tasklab.explain.base import Attributions, ExplainOptions, register_explainer
+from tasklab.explain.gradients import integrated_gradients, pre_softmax
+from tasklab.export.text_tokens import TextTokenizer
+from tasklab.pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +100,9 @@ def token_integrated_gradients(
         `(texts, sequence_length)` attributions (0 at padding); `base_values`
         holds f(zero embeddings) and `extras["steps"]` the intervals used.
     """
-    from tasks.text_classification import EMBEDDING_LAYER  # Imported here: tasks import explain.
+    from tasklab.tasks.text_classification import (
+        EMBEDDING_LAYER,  # Imported here: tasks import explain.
+    )
 
     started = time.perf_counter()
     space = EmbeddingSpace(model, EMBEDDING_LAYER)

@@ -1,6 +1,6 @@
 """Reading audio files into fixed-length mono clips, in numpy and scipy only (no TensorFlow).
 
-Training data (`folder:` audio) and the edge runner (`python -m export.run
+Training data (`folder:` audio) and the edge runner (`python -m tasklab.export.run
 BUNDLE clip.wav`) decode audio with these same functions, so a device feeds
 the model exactly what it was trained on:
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipelines import io
+from tasklab.pipelines import io
 
 RUNNER_DIR = "runner"
 # `export.run` and everything it imports, all free of TensorFlow.

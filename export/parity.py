@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
-from pipelines.config import GateConfig
-from pipelines.evaluate import Evaluation
+from tasklab.pipelines.config import GateConfig
+from tasklab.pipelines.evaluate import Evaluation
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The edge reference runner: a bundle and raw inputs in, predicted labels out.
 
-    python -m export.run runs/digits-.../export digit.png
-    python -m export.run runs/breast_cancer-.../export rows.csv --variant int8
-    python -m export.run runs/fortunes_lang-.../export note.txt --text "Dobrý den"
+    python -m tasklab.export.run runs/digits-.../export digit.png
+    python -m tasklab.export.run runs/breast_cancer-.../export rows.csv --variant int8
+    python -m tasklab.export.run runs/fortunes_lang-.../export note.txt --text "Dobrý den"
 
 Uses only the LiteRT runtime (`ai_edge_litert`), numpy, the standard library
 and Pillow for image files: never TensorFlow. It is what a device runs, and
@@ -211,8 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _prog() -> str:
-    """How this runner was started: `python -m export.run` here, `python -m runner` in a bundle."""
-    return "python -m export.run" if __package__ == "export" else f"python -m {__package__}"
+    """How this runner was started: `python -m tasklab.export.run` from tasklab, `python -m
+    runner` in a bundle."""
+    if __package__ == "tasklab.export":
+        return "python -m tasklab.export.run"
+    return f"python -m {__package__}"
 
 
 if __name__ == "__main__":

@@ -31,13 +31,12 @@ from typing import Any
 
 import keras
 import numpy as np
-
-from export.bundle import write_runner
-from export.convert import check_builtin_ops, convert, export_saved_model, operators
-from export.litert import LiteRTModel, time_calls
-from export.parity import measure_parity
-from export.run import PREPROCESSING_FILE
-from export.triage import (
+from tasklab.export.bundle import write_runner
+from tasklab.export.convert import check_builtin_ops, convert, export_saved_model, operators
+from tasklab.export.litert import LiteRTModel, time_calls
+from tasklab.export.parity import measure_parity
+from tasklab.export.run import PREPROCESSING_FILE
+from tasklab.export.triage import (
     LayerError,
     convert_keeping_float,
     float_front,
@@ -45,14 +44,14 @@ from export.triage import (
     rank_layers,
     worst_layers,
 )
-from pipelines import io
-from pipelines.config import ExportConfig, RunConfig
-from pipelines.data import Dataset
-from pipelines.data.base import Split
-from pipelines.evaluate import Evaluation
-from pipelines.progress import Progress
-from pipelines.train import sample_inputs, split_inputs
-from tasks.base import Task
+from tasklab.pipelines import io
+from tasklab.pipelines.config import ExportConfig, RunConfig
+from tasklab.pipelines.data import Dataset
+from tasklab.pipelines.data.base import Split
+from tasklab.pipelines.evaluate import Evaluation
+from tasklab.pipelines.progress import Progress
+from tasklab.pipelines.train import sample_inputs, split_inputs
+from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
@@ -338,7 +337,7 @@ def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[s
     Returns:
         Its file size and timings, or None when the run has no XGBoost baseline.
     """
-    from baselines.compare import load_xgboost_baseline, xgboost_baseline_path
+    from tasklab.baselines.compare import load_xgboost_baseline, xgboost_baseline_path
 
     baseline = load_xgboost_baseline(run_dir, task.problem)
     if baseline is None:

@@ -2,8 +2,8 @@
 
 The Python API in a few lines::
 
-    from pipelines.config import load_config
-    from pipelines.run import run
+    from tasklab.pipelines.config import load_config
+    from tasklab.pipelines.run import run
 
     result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
     print(result.run_dir, result.metrics["test"]["accuracy"])

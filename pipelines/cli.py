@@ -16,8 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pipelines.errors import UserError
-from pipelines.native_logs import filtered_stderr
+from tasklab.pipelines.errors import UserError
+from tasklab.pipelines.native_logs import filtered_stderr
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
@@ -204,10 +204,10 @@ def _version() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from tasklab.pipelines.config import load_config
 
     config = load_config(args.config, args.overrides)  # Before TensorFlow: errors answer at once.
-    from pipelines.run import run
+    from tasklab.pipelines.run import run
 
     result = run(config, runs_dir=args.runs_dir, fresh=args.fresh)
     if result.run_dir is None:
@@ -224,8 +224,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
-    from pipelines.launch import LaunchError, launch
+    from tasklab.pipelines.config import load_config
+    from tasklab.pipelines.launch import LaunchError, launch
 
     if args.workers < 1:
         print(f"error: --workers must be >= 1. Received: {args.workers}.", file=sys.stderr)
@@ -242,8 +242,8 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from export.stage import ExportGateError, enforce_gate
-    from pipelines.run import export_run
+    from tasklab.export.stage import ExportGateError, enforce_gate
+    from tasklab.pipelines.run import export_run
 
     overrides = list(args.overrides)
     if args.variants:
@@ -266,8 +266,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from explain.stage import summary_line
-    from pipelines.run import explain_run
+    from tasklab.explain.stage import summary_line
+    from tasklab.pipelines.run import explain_run
 
     overrides = list(args.overrides)
     if args.examples is not None:
@@ -282,7 +282,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from pipelines.catalog import BUILTINS  # No TensorFlow: the catalog only.
+    from tasklab.pipelines.catalog import BUILTINS  # No TensorFlow: the catalog only.
 
     for name, entry in BUILTINS.items():
         print(f"builtin:{name:<15} {entry.kind:<8} {entry.problem:<15} {entry.description}")
@@ -290,7 +290,7 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pipelines.report import write_report
+    from tasklab.pipelines.report import write_report
 
     print(write_report(args.run_dir))
     return 0

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-
-from pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
-from pipelines.errors import UserError
-from pipelines.registry import closest_hint
-from pipelines.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
+from tasklab.pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
+from tasklab.pipelines.errors import UserError
+from tasklab.pipelines.registry import closest_hint
+from tasklab.pipelines.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
 
 
 class ConfigError(UserError, ValueError):
@@ -825,7 +824,7 @@ def shipped_configs() -> list[str]:
 
 
 def _shipped_dir() -> Traversable:
-    return importlib.resources.files("pipelines.configs")
+    return importlib.resources.files("tasklab.configs")
 
 
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
@@ -914,7 +913,7 @@ def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
     Returns:
         The model config with its options dataclass.
     """
-    from tasks.options import MODEL_OPTIONS, default_model  # No TensorFlow: options only.
+    from tasklab.tasks.options import MODEL_OPTIONS, default_model  # No TensorFlow: options only.
 
     if task_name not in MODEL_OPTIONS:
         raise ConfigError(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import UserError
+from tasklab.pipelines.errors import UserError
 
 
 class ArtifactWriteError(UserError, OSError):

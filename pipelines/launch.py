@@ -72,7 +72,7 @@ def tf_configs(ports: Sequence[int]) -> list[str]:
 
 def worker_command(config: str, overrides: Sequence[str], runs_dir: str, fresh: bool) -> list[str]:
     """The `tasklab run` command line every worker runs."""
-    command = [sys.executable, "-m", "pipelines.cli", "run", config, "--runs-dir", runs_dir]
+    command = [sys.executable, "-m", "tasklab.pipelines.cli", "run", config, "--runs-dir", runs_dir]
     for override in [*overrides, "strategy.name=multi_worker"]:
         command += ["--set", override]
     return command + (["--fresh"] if fresh else [])

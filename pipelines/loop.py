@@ -44,13 +44,12 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-
-from pipelines import io
-from pipelines.config import ConfigError, TrainConfig
-from pipelines.data.base import Dataset
-from pipelines.progress import Progress as EpochLines
-from pipelines.strategy import StrategyInfo
-from pipelines.train import (
+from tasklab.pipelines import io
+from tasklab.pipelines.config import ConfigError, TrainConfig
+from tasklab.pipelines.data.base import Dataset
+from tasklab.pipelines.progress import Progress as EpochLines
+from tasklab.pipelines.strategy import StrategyInfo
+from tasklab.pipelines.train import (
     BACKUP_DIR,
     BEST_MODEL_FILE,
     HISTORY_FILE,
@@ -68,7 +67,7 @@ from pipelines.train import (
     open_scalar_writers,
     write_epoch_scalars,
 )
-from tasks.base import Task
+from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 

@@ -77,8 +77,8 @@ class Progress:
         return f"{prefix}({count}, {timing})"
 
 
-# The packages whose modules log a run's progress, each to `logging.getLogger(__name__)`.
-PACKAGES = ("pipelines", "tasks", "baselines", "explain", "export")
+# Every module logs a run's progress to `logging.getLogger(__name__)`, under this package.
+PACKAGES = ("tasklab",)
 
 
 @contextlib.contextmanager

@@ -13,11 +13,10 @@ import yaml
 matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt
 import numpy as np
-
-from pipelines import io
-from pipelines.config import DATA_SECTION_KINDS
-from pipelines.plot_labels import plot_label
-from pipelines.yaml_text import parse_yaml
+from tasklab.pipelines import io
+from tasklab.pipelines.config import DATA_SECTION_KINDS
+from tasklab.pipelines.plot_labels import plot_label
+from tasklab.pipelines.yaml_text import parse_yaml
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -235,7 +234,7 @@ def _explain_plots(run_dir: Path, explain: dict | None) -> dict[str, str]:
 def _environment() -> jinja2.Environment:
     # autoescape=True: every string from data or config (class names, paths) is escaped.
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("pipelines", "templates"),
+        loader=jinja2.PackageLoader("tasklab.pipelines", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

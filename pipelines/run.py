@@ -3,8 +3,8 @@
 
 This is the Python API::
 
-    from pipelines.config import load_config
-    from pipelines.run import run
+    from tasklab.pipelines.config import load_config
+    from tasklab.pipelines.run import run
 
     result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
     print(result.run_dir, result.metrics["test"]["accuracy"])
@@ -25,26 +25,30 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-
-from baselines.compare import BASELINES_FILE, KerasHeldOut, applicable_baselines, compare_models
-from explain.stage import explain_model, resolve_methods
-from export.stage import export_model
-from pipelines import io
-from pipelines.config import (
+from tasklab.baselines.compare import (
+    BASELINES_FILE,
+    KerasHeldOut,
+    applicable_baselines,
+    compare_models,
+)
+from tasklab.explain.stage import explain_model, resolve_methods
+from tasklab.export.stage import export_model
+from tasklab.pipelines import io
+from tasklab.pipelines.config import (
     ConfigError,
     RunConfig,
     apply_overrides,
     dump_config,
     parse_config,
 )
-from pipelines.data import DataError, Dataset, load_dataset
-from pipelines.errors import UserError
-from pipelines.evaluate import Evaluation
-from pipelines.loop import finish_together, fit_distributed
-from pipelines.progress import progress_logging
-from pipelines.report import write_report
-from pipelines.strategy import StrategyInfo, make_strategy
-from pipelines.train import (
+from tasklab.pipelines.data import DataError, Dataset, load_dataset
+from tasklab.pipelines.errors import UserError
+from tasklab.pipelines.evaluate import Evaluation
+from tasklab.pipelines.loop import finish_together, fit_distributed
+from tasklab.pipelines.progress import progress_logging
+from tasklab.pipelines.report import write_report
+from tasklab.pipelines.strategy import StrategyInfo, make_strategy
+from tasklab.pipelines.train import (
     BACKUP_DIR,
     TrainResult,
     build_compiled_model,
@@ -53,9 +57,9 @@ from pipelines.train import (
     float32_copy,
     make_input,
 )
-from pipelines.yaml_text import YAMLInputError, read_yaml_file
-from tasks import get_task
-from tasks.base import Task
+from tasklab.pipelines.yaml_text import YAMLInputError, read_yaml_file
+from tasklab.tasks import get_task
+from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 

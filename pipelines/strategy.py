@@ -9,9 +9,8 @@ import logging
 import os
 
 import tensorflow as tf
-
-from pipelines.config import StrategyConfig
-from pipelines.errors import UserError
+from tasklab.pipelines.config import StrategyConfig
+from tasklab.pipelines.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -17,15 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
-
-from pipelines import io
-from pipelines.config import ConfigError, StopAt, TrainConfig
-from pipelines.data.base import Dataset, Split
-from pipelines.errors import UserError
-from pipelines.progress import Progress
-from pipelines.registry import closest_hint
-from pipelines.strategy import replica_devices
-from tasks.base import Task
+from tasklab.pipelines import io
+from tasklab.pipelines.config import ConfigError, StopAt, TrainConfig
+from tasklab.pipelines.data.base import Dataset, Split
+from tasklab.pipelines.errors import UserError
+from tasklab.pipelines.progress import Progress
+from tasklab.pipelines.registry import closest_hint
+from tasklab.pipelines.strategy import replica_devices
+from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from pipelines.errors import UserError
+from tasklab.pipelines.errors import UserError
 
 # A config holds a few hundred values; a vocabulary-sized list is still far below these.
 MAX_YAML_BYTES = 1_000_000

@@ -1,7 +1,7 @@
 """WHAT is learned: one module per task, each registered by name.
 
 The task modules (and TensorFlow) load on first use of a name below, such as
-`from tasks import get_task`, and register every task, so `get_task(name)` and
+`from tasklab.tasks import get_task`, and register every task, so `get_task(name)` and
 `TASKS.names()` see them all. `tasks.options`, the models' options, imports
 no TensorFlow: config validation uses it alone.
 """
@@ -25,8 +25,8 @@ _TASK_MODULES = ("image_classification", "keyword_spotting", "tabular", "text_cl
 
 def __getattr__(name: str) -> Any:
     if name not in __all__:
-        raise AttributeError(f"module 'tasks' has no attribute '{name}'")
-    base = importlib.import_module("tasks.base")
+        raise AttributeError(f"module 'tasklab.tasks' has no attribute '{name}'")
+    base = importlib.import_module("tasklab.tasks.base")
     for module in _TASK_MODULES:  # Importing a task module registers its task.
-        importlib.import_module(f"tasks.{module}")
+        importlib.import_module(f"tasklab.tasks.{module}")
     return getattr(base, name)

@@ -28,11 +28,10 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-
-from pipelines.config import ConfigError, ModelConfig
-from pipelines.data.base import DataSpec, Split
-from pipelines.evaluate import Evaluation, evaluate_classification, evaluate_regression
-from pipelines.registry import Registry
+from tasklab.pipelines.config import ConfigError, ModelConfig
+from tasklab.pipelines.data.base import DataSpec, Split
+from tasklab.pipelines.evaluate import Evaluation, evaluate_classification, evaluate_regression
+from tasklab.pipelines.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,13 +19,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-
-from export.image_io import ImageSchema
-from pipelines.config import ConfigError
-from pipelines.data.base import DataSpec, Split
-from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasks.options import ImageModelOptions, MobileNetV3SmallOptions, SmallCNNOptions
+from tasklab.export.image_io import ImageSchema
+from tasklab.pipelines.config import ConfigError
+from tasklab.pipelines.data.base import DataSpec, Split
+from tasklab.pipelines.registry import Registry
+from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasklab.tasks.options import ImageModelOptions, MobileNetV3SmallOptions, SmallCNNOptions
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
 MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.

@@ -25,13 +25,12 @@ import pandas as pd
 import scipy.fft
 import tensorflow as tf
 from keras import layers, ops
-
-from pipelines.config import ConfigError
-from pipelines.data.audio import NOISE_COLORS, AudioSchema, colored_noise
-from pipelines.data.base import DataSpec, Split
-from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasks.options import AudioCNNOptions, DSCNNOptions, KeywordModelOptions
+from tasklab.pipelines.config import ConfigError
+from tasklab.pipelines.data.audio import NOISE_COLORS, AudioSchema, colored_noise
+from tasklab.pipelines.data.base import DataSpec, Split
+from tasklab.pipelines.registry import Registry
+from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasklab.tasks.options import AudioCNNOptions, DSCNNOptions, KeywordModelOptions
 
 KEYWORD_MODELS: Registry[ModelSpec] = Registry("keyword_spotting model")
 SPECTROGRAM_LAYER = "log_mel"  # The front end's last layer: raw audio -> log-mel spectrogram.

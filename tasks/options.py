@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import ClassVar
 
-from pipelines.config import ConfigError
+from tasklab.pipelines.config import ConfigError
 
 # image_classification
 

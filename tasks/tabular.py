@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-
-from pipelines.data.base import DataSpec, Split
-from pipelines.data.tabular import MISSING
-from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
-from tasks.options import MLPOptions
+from tasklab.pipelines.data.base import DataSpec, Split
+from tasklab.pipelines.data.tabular import MISSING
+from tasklab.pipelines.registry import Registry
+from tasklab.tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
+from tasklab.tasks.options import MLPOptions
 
 
 def mlp_body(options: MLPOptions, spec: DataSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:

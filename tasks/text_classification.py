@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-
-from pipelines.data.base import DataSpec, Split
-from pipelines.data.text import TEXT_COLUMN, TextSchema
-from pipelines.registry import Registry
-from tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasks.options import BiGRUOptions, CNNOptions, TextModelOptions, TransformerOptions
+from tasklab.pipelines.data.base import DataSpec, Split
+from tasklab.pipelines.data.text import TEXT_COLUMN, TextSchema
+from tasklab.pipelines.registry import Registry
+from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasklab.tasks.options import BiGRUOptions, CNNOptions, TextModelOptions, TransformerOptions
 
 TEXT_MODELS: Registry[ModelSpec] = Registry("text_classification model")
 TOKEN_IDS = "token_ids"

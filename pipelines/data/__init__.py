@@ -7,11 +7,11 @@ Schemes: `builtin:NAME` (offline data, see `tasklab datasets`), `folder:PATH`
 
 from __future__ import annotations
 
-from pipelines.catalog import DATA_SCHEMES
-from pipelines.config import ConfigError, DataConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
-from pipelines.data.builtin import BUILTIN_DATASETS
-from pipelines.registry import closest_hint
+from tasklab.pipelines.catalog import DATA_SCHEMES
+from tasklab.pipelines.config import ConfigError, DataConfig
+from tasklab.pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from tasklab.pipelines.data.builtin import BUILTIN_DATASETS
+from tasklab.pipelines.registry import closest_hint
 
 SCHEMES = DATA_SCHEMES
 
@@ -67,15 +67,15 @@ def load_dataset(
             )
         return builtin.load(config.uri, config, seed)
     if scheme == "folder" and kind == "audio":
-        from pipelines.data.audio import load_audio_folder
+        from tasklab.pipelines.data.audio import load_audio_folder
 
         return load_audio_folder(config.uri, rest, config, seed)
     if scheme == "folder" and kind == "text":
-        from pipelines.data.text import load_text_folder
+        from tasklab.pipelines.data.text import load_text_folder
 
         return load_text_folder(config.uri, rest, config, seed)
     if scheme == "folder":
-        from pipelines.data.folder import load_image_folder
+        from tasklab.pipelines.data.folder import load_image_folder
 
         return load_image_folder(
             config.uri,
@@ -87,15 +87,15 @@ def load_dataset(
             max_pixels=config.max_pixels,
         )
     if scheme == "tfds":
-        from pipelines.data.tfds_source import load_tfds
+        from tasklab.pipelines.data.tfds_source import load_tfds
 
         return load_tfds(config.uri, rest, config, seed, kind)
     if scheme == "csv" and kind == "text":
-        from pipelines.data.text import load_text_csv
+        from tasklab.pipelines.data.text import load_text_csv
 
         return load_text_csv(config.uri, rest, config, seed)
     if scheme == "csv":
-        from pipelines.data.tabular import load_csv
+        from tasklab.pipelines.data.tabular import load_csv
 
         return load_csv(config.uri, rest, config, seed, problem)
     raise ConfigError(

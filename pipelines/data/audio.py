@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from export.audio_io import AUDIO_SUFFIXES, AudioError, decode_wav, fit_clip, read_audio_bytes
-from pipelines.config import AudioConfig, DataConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
-from pipelines.data.folder import ignored_note, index_class_folders, without_duplicates
+from tasklab.export.audio_io import (
+    AUDIO_SUFFIXES,
+    AudioError,
+    decode_wav,
+    fit_clip,
+    read_audio_bytes,
+)
+from tasklab.pipelines.config import AudioConfig, DataConfig
+from tasklab.pipelines.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
+from tasklab.pipelines.data.folder import ignored_note, index_class_folders, without_duplicates
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
-
-from pipelines.errors import UserError, name_some
+from tasklab.pipelines.errors import UserError, name_some
 
 
 class DataError(UserError, ValueError):

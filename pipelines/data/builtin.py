@@ -8,14 +8,13 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn import datasets as sklearn_datasets
-
-from pipelines.catalog import BUILTINS, MIN_TOPIC_FORTUNES
-from pipelines.config import DataConfig
-from pipelines.data.base import Dataset, DataSpec, array_dataset, split_indices
-from pipelines.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
-from pipelines.data.tabular import load_table
-from pipelines.data.text import label_texts
-from pipelines.registry import Registry
+from tasklab.pipelines.catalog import BUILTINS, MIN_TOPIC_FORTUNES
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data.base import Dataset, DataSpec, array_dataset, split_indices
+from tasklab.pipelines.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
+from tasklab.pipelines.data.tabular import load_table
+from tasklab.pipelines.data.text import label_texts
+from tasklab.pipelines.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +113,7 @@ register_builtin("fortunes_topics", load_fortunes_topics)
 
 def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
     """Keyword clips synthesized with espeak-ng (see `pipelines.data.spoken_words`)."""
-    from pipelines.data.spoken_words import load_spoken_words as load
+    from tasklab.pipelines.data.spoken_words import load_spoken_words as load
 
     return load(uri, config, seed)
 

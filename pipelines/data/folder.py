@@ -11,16 +11,15 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
-
-from export.image_io import (
+from tasklab.export.image_io import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     ImageSchema,
     ImageTooLargeError,
     check_image_size,
 )
-from pipelines.config import ImageConfig
-from pipelines.data.base import (
+from tasklab.pipelines.config import ImageConfig
+from tasklab.pipelines.data.base import (
     DataError,
     Dataset,
     DataSpec,
@@ -28,14 +27,14 @@ from pipelines.data.base import (
     find_duplicates,
     split_indices,
 )
-from pipelines.data.images import (
+from tasklab.pipelines.data.images import (
     decode_image_file,
     decode_native,
     is_sixteen_bit,
     is_transparent,
     stays_gray,
 )
-from pipelines.errors import name_some
+from tasklab.pipelines.errors import name_some
 
 IMAGES = "PNG/JPEG images or BMP/GIF files"
 _MAX_NAMED = 10

@@ -9,8 +9,7 @@ check that both give the model the same pixels for the same file.
 from __future__ import annotations
 
 import tensorflow as tf
-
-from export.image_io import BMP_RGB_MASKS, MAGIC_BYTES, RGBA_SOURCES, ImageSchema
+from tasklab.export.image_io import BMP_RGB_MASKS, MAGIC_BYTES, RGBA_SOURCES, ImageSchema
 
 
 def decode_native(contents: tf.Tensor, schema: ImageSchema) -> tf.Tensor:

@@ -33,12 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from export.audio_io import fit_clip, resample
-from pipelines import io
-from pipelines.config import DataConfig, SynthesisConfig
-from pipelines.data.audio import NOISE_COLORS, audio_spec, colored_noise, group_split, rms, to_int16
-from pipelines.data.base import DataError, Dataset, array_dataset
+from tasklab.export.audio_io import fit_clip, resample
+from tasklab.pipelines import io
+from tasklab.pipelines.config import DataConfig, SynthesisConfig
+from tasklab.pipelines.data.audio import (
+    NOISE_COLORS,
+    audio_spec,
+    colored_noise,
+    group_split,
+    rms,
+    to_int16,
+)
+from tasklab.pipelines.data.base import DataError, Dataset, array_dataset
 
 logger = logging.getLogger(__name__)
 

@@ -29,12 +29,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from export.edge_inputs import MAX_TEXT_BYTES, MISSING_MARKERS
-from pipelines.config import DataConfig
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, array_split, split_indices
-from pipelines.errors import name_some
-from pipelines.registry import closest_hint
+from tasklab.export.edge_inputs import MAX_TEXT_BYTES, MISSING_MARKERS
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data.base import (
+    DataError,
+    Dataset,
+    DataSpec,
+    Split,
+    array_split,
+    split_indices,
+)
+from tasklab.pipelines.errors import name_some
+from tasklab.pipelines.registry import closest_hint
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean")
 MAX_INTEGER_CATEGORIES = 10  # Integer columns with at most this many values are categorical.

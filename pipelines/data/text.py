@@ -29,10 +29,9 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-
-from export.edge_inputs import TEXT_SUFFIXES, EdgeInputError, decode_text_file
-from pipelines.config import DataConfig, TokenizerConfig
-from pipelines.data.base import (
+from tasklab.export.edge_inputs import TEXT_SUFFIXES, EdgeInputError, decode_text_file
+from tasklab.pipelines.config import DataConfig, TokenizerConfig
+from tasklab.pipelines.data.base import (
     DataError,
     Dataset,
     DataSpec,
@@ -40,10 +39,10 @@ from pipelines.data.base import (
     find_duplicates,
     split_indices,
 )
-from pipelines.data.folder import ignored_note, index_class_folders, name_files
-from pipelines.data.tabular import header_hint, read_csv_table
-from pipelines.errors import name_some
-from pipelines.registry import closest_hint
+from tasklab.pipelines.data.folder import ignored_note, index_class_folders, name_files
+from tasklab.pipelines.data.tabular import header_hint, read_csv_table
+from tasklab.pipelines.errors import name_some
+from tasklab.pipelines.registry import closest_hint
 
 TEXT_COLUMN = "text"  # The column of a text split's baseline frame.
 _ADAPT_BATCH = 1024

@@ -9,12 +9,11 @@ import numpy as np
 import requests
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from pipelines.config import DataConfig
-from pipelines.data.audio import audio_spec
-from pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
-from pipelines.data.text import fit_text_schema, text_spec, token_counts, truncation_note
-from pipelines.registry import closest_hint
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data.audio import audio_spec
+from tasklab.pipelines.data.base import DataError, Dataset, DataSpec, Split, split_indices
+from tasklab.pipelines.data.text import fit_text_schema, text_spec, token_counts, truncation_note
+from tasklab.pipelines.registry import closest_hint
 
 _SHUFFLE_BUFFER = 10_000
 # Seconds to wait for a download host to answer before calling it unreachable.

@@ -5,8 +5,12 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-
-from baselines.stats import corrected_resampled_t, mcnemar_exact, paired_t_5x2cv, wilcoxon_errors
+from tasklab.baselines.stats import (
+    corrected_resampled_t,
+    mcnemar_exact,
+    paired_t_5x2cv,
+    wilcoxon_errors,
+)
 
 
 def test_5x2cv_matches_dietterichs_formula_by_hand():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tasklab.baselines.compare import applicable_baselines
+from tasklab.baselines.models import fit_baseline, fitted_bytes
+from tasklab.baselines.text import TextXGBoost, text_column
+from tasklab.pipelines.config import ConfigError, parse_config
+from tasklab.tasks import get_task
 
-from baselines.compare import applicable_baselines
-from baselines.models import fit_baseline, fitted_bytes
-from baselines.text import TextXGBoost, text_column
-from pipelines.config import ConfigError, parse_config
-from tasks import get_task
 from tests.pipelines.data.test_text import make_texts
 
 

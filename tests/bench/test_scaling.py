@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tasklab.pipelines import io
 
 from bench import common, scaling
-from pipelines import io
 
 
 def test_scaling_benchmark_measures_every_setup(tmp_path, monkeypatch):
@@ -23,5 +23,6 @@ def test_scaling_benchmark_measures_every_setup(tmp_path, monkeypatch):
     assert all(s["examples_per_second"] > 0 for s in setups.values())
     speed = {name: s["examples_per_second"] for name, s in setups.items()}
     assert result["ratios"]["workers_2_vs_1"] == pytest.approx(
-        speed["workers_2"] / speed["workers_1"], abs=1e-3  # The ratio is rounded to 3 places.
+        speed["workers_2"] / speed["workers_1"],
+        abs=1e-3,  # The ratio is rounded to 3 places.
     )

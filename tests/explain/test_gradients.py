@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from explain.base import MODEL_OUTPUT, PRE_SOFTMAX, ExplainOptions
-from explain.gradients import (
+from tasklab.explain.base import MODEL_OUTPUT, PRE_SOFTMAX, ExplainOptions
+from tasklab.explain.gradients import (
     completeness_error,
     find_gradcam_layer,
     grad_cam,

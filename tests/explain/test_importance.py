@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from explain.importance import global_importance, importance_by_column, rank_agreement
+from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
 
 
 def test_global_importance_is_the_mean_magnitude():

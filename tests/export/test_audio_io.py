@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.io import wavfile
-
-from export.audio_io import AudioError, as_float, fit_clip, read_audio, resample
+from tasklab.export.audio_io import AudioError, as_float, fit_clip, read_audio, resample
 
 
 def sine(frequency: float, rate: int, seconds: float, amplitude: float = 0.5) -> np.ndarray:

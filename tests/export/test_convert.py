@@ -3,9 +3,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
-from export.convert import FlexOpsError, check_builtin_ops, convert, export_saved_model, operators
-from export.litert import LiteRTModel
+from tasklab.export.convert import (
+    FlexOpsError,
+    check_builtin_ops,
+    convert,
+    export_saved_model,
+    operators,
+)
+from tasklab.export.litert import LiteRTModel
 
 
 @pytest.fixture(scope="module")

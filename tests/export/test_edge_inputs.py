@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from tasklab.export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows
+from tasklab.pipelines.config import parse_model_config
+from tasklab.pipelines.data.base import DataSpec
+from tasklab.pipelines.data.tabular import TabularEncoder, infer_column_kinds, read_csv_table
+from tasklab.tasks import get_task
 
-from export.edge_inputs import EdgeInputError, encode_row, load_image, read_csv_rows
-from pipelines.config import parse_model_config
-from pipelines.data.base import DataSpec
-from pipelines.data.tabular import TabularEncoder, infer_column_kinds, read_csv_table
-from tasks import get_task
 from tests.conftest import tabular_spec, write_image
 
 CSV = """city,rooms,floors,garden,income,label

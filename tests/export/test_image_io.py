@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from tasklab.export.edge_inputs import EdgeInputError, load_image
+from tasklab.export.image_io import ImageSchema
+from tasklab.pipelines.data.images import decode_image_file
 
-from export.edge_inputs import EdgeInputError, load_image
-from export.image_io import ImageSchema
-from pipelines.data.images import decode_image_file
 from tests.image_files import (
     GRAY_ALPHA,
     READABLE,

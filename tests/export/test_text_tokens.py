@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from export.text_tokens import TextTokenizer
-from pipelines.config import DataConfig, TokenizerConfig
-from pipelines.data import load_dataset
-from pipelines.data.text import TEXT_COLUMN, fit_text_schema
+from tasklab.export.text_tokens import TextTokenizer
+from tasklab.pipelines.config import DataConfig, TokenizerConfig
+from tasklab.pipelines.data import load_dataset
+from tasklab.pipelines.data.text import TEXT_COLUMN, fit_text_schema
 
 ODD_TEXTS = [
     "Hello, World!",

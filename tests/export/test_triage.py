@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from export.triage import LayerError, float_front, front_end, produced_by, worst_layers
+from tasklab.export.triage import LayerError, float_front, front_end, produced_by, worst_layers
 
 FRONT = ("mel_spectrogram", "log_mel")
 

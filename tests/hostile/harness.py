@@ -26,10 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.cli import main as tasklab_main
+from tasklab.pipelines.cli import main as tasklab_main
 
-EDGE_RUNNER = [sys.executable, "-m", "export.run"]
-TASKLAB = [sys.executable, "-m", "pipelines.cli"]
+EDGE_RUNNER = [sys.executable, "-m", "tasklab.export.run"]
+TASKLAB = [sys.executable, "-m", "tasklab.pipelines.cli"]
 # Enough for Python, numpy, PIL and LiteRT (the edge runner); a config check loads no TensorFlow.
 SMALL_ADDRESS_SPACE = 2 << 30
 # TensorFlow alone reserves ~3 GB of address space; a run of small data stays well under this,
@@ -61,8 +61,8 @@ def cli(capfd, *argv: str) -> Outcome:
 
 
 def edge(capfd, *argv: str) -> Outcome:
-    """Runs the edge runner (`python -m export.run ARGV...`) in this process."""
-    from export.run import main as edge_main
+    """Runs the edge runner (`python -m tasklab.export.run ARGV...`) in this process."""
+    from tasklab.export.run import main as edge_main
 
     try:
         status = edge_main(list(argv))

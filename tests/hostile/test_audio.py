@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.io import wavfile
+from tasklab.export.audio_io import MAX_AUDIO_BYTES, AudioError, AudioWarning, read_audio
+from tasklab.pipelines.config import AudioConfig, DataConfig
+from tasklab.pipelines.data import load_dataset
 
-from export.audio_io import MAX_AUDIO_BYTES, AudioError, AudioWarning, read_audio
-from pipelines.config import AudioConfig, DataConfig
-from pipelines.data import load_dataset
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

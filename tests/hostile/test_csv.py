@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tasklab.pipelines import io
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data import load_dataset
 
-from pipelines import io
-from pipelines.config import DataConfig
-from pipelines.data import load_dataset
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data import load_dataset
 
-from pipelines.config import DataConfig
-from pipelines.data import load_dataset
 from tests.conftest import class_pattern, write_image
 from tests.hostile.harness import (
     TASKLAB,

@@ -6,11 +6,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
-
-from export.run import main as edge_main
-from pipelines import io
-from pipelines.config import parse_config
-from pipelines.run import run
+from tasklab.export.run import main as edge_main
+from tasklab.pipelines import io
+from tasklab.pipelines.config import parse_config
+from tasklab.pipelines.run import run
 
 # XGBoost refuses '[', ']' and '<' in feature names; matplotlib reads '$...$' as math.
 AWKWARD_COLUMNS = ["weight [kg]", "a<b", "cost ($) per $unit$", "naïve", "x,y", "  spaced  "]

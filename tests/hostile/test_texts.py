@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
+from tasklab.export.edge_inputs import MAX_TEXT_BYTES, EdgeInputError, read_text
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data import load_dataset
 
-from export.edge_inputs import MAX_TEXT_BYTES, EdgeInputError, read_text
-from pipelines.config import DataConfig
-from pipelines.data import load_dataset
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

@@ -8,15 +8,15 @@ import subprocess
 import sys
 
 import pytest
+from tasklab.pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
+from tasklab.pipelines.config import ConfigError, parse_config
+from tasklab.tasks.options import MODEL_OPTIONS, default_model
 
-from pipelines.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
-from pipelines.config import ConfigError, parse_config
-from tasks.options import MODEL_OPTIONS, default_model
 from tests.conftest import REPO
 
 
 def test_model_options_are_the_task_registries():
-    from tasks import TASKS, get_task
+    from tasklab.tasks import TASKS, get_task
 
     assert sorted(MODEL_OPTIONS) == TASKS.names()
     for name, models in MODEL_OPTIONS.items():
@@ -26,8 +26,8 @@ def test_model_options_are_the_task_registries():
 
 
 def test_builtins_and_baselines_are_the_registries():
-    from baselines.models import BASELINES
-    from pipelines.data import BUILTIN_DATASETS, SCHEMES
+    from tasklab.baselines.models import BASELINES
+    from tasklab.pipelines.data import BUILTIN_DATASETS, SCHEMES
 
     assert sorted(BUILTINS) == BUILTIN_DATASETS.names() and SCHEMES == DATA_SCHEMES
     for name, info in BUILTINS.items():
@@ -65,7 +65,7 @@ def test_commands_that_need_no_tensorflow_do_not_import_it(argv, tmp_path):
     takes ~10 s to import on two cores)."""
     script = (
         "import sys\n"
-        "from pipelines.cli import main\n"
+        "from tasklab.pipelines.cli import main\n"
         "try:\n"
         f"    status = main({argv!r})\n"
         "except SystemExit as exit:\n"
@@ -85,7 +85,7 @@ def test_commands_that_need_no_tensorflow_do_not_import_it(argv, tmp_path):
 
 def test_shipped_configs_load_by_name_from_any_directory(tmp_path):
     script = (
-        "from pipelines.config import load_config, shipped_configs\n"
+        "from tasklab.pipelines.config import load_config, shipped_configs\n"
         "print(shipped_configs()); print(load_config('digits').data.uri)\n"
     )
     done = subprocess.run(

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tasklab.pipelines import io
+from tasklab.pipelines.cli import main
 
-from pipelines import io
-from pipelines.cli import main
 from tests.conftest import REPO
 
 TASKLAB = str(Path(sys.executable).with_name("tasklab"))
@@ -102,8 +102,8 @@ def test_missing_config_and_non_run_directory(tmp_path, capsys):
 
 
 def test_explain_help_lists_every_registered_method():
-    from explain.stage import EXPLAINERS
-    from pipelines.cli import EXPLAIN_METHODS
+    from tasklab.explain.stage import EXPLAINERS
+    from tasklab.pipelines.cli import EXPLAIN_METHODS
 
     assert sorted(EXPLAIN_METHODS) == EXPLAINERS.names()
 
@@ -152,7 +152,7 @@ def test_deterministic_runs_with_the_same_seed_are_identical(tmp_path):
 
 
 def test_tensorflow_retracing_advice_is_not_shown_to_users():
-    from pipelines.cli import _not_retracing_advice
+    from tasklab.pipelines.cli import _not_retracing_advice
 
     def record(message):
         return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, (), None)

@@ -4,8 +4,7 @@ import dataclasses
 
 import pytest
 import yaml
-
-from pipelines.config import (
+from tasklab.pipelines.config import (
     ConfigError,
     apply_overrides,
     config_to_dict,
@@ -14,6 +13,7 @@ from pipelines.config import (
     parse_config,
     parse_stop_at,
 )
+
 from tests.conftest import REPO
 
 MINIMAL = {"name": "demo", "task": "image_classification", "data": {"uri": "builtin:digits"}}

@@ -3,8 +3,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from pipelines.evaluate import evaluate_classification
+from tasklab.pipelines.evaluate import evaluate_classification
 
 
 def one_hot_probabilities(predicted, classes, confidence=0.9):
@@ -68,8 +67,7 @@ def test_batched_statistics_equal_sklearns_on_every_resample():
     """The bootstrap's batched macro-F1, RMSE, MAE and R^2 give sklearn's value per resample,
     absent classes, constant targets and perfect fits included."""
     from sklearn import metrics as skm
-
-    from pipelines.evaluate import _batched_mae, _batched_r2, _batched_rmse, _macro_f1
+    from tasklab.pipelines.evaluate import _batched_mae, _batched_r2, _batched_rmse, _macro_f1
 
     rng = np.random.default_rng(3)
     classes = 5

@@ -13,11 +13,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from tasklab.pipelines import io, train
+from tasklab.pipelines.io import ArtifactWriteError
+from tasklab.pipelines.run import run
+from tasklab.pipelines.train import TrainingDiverged
 
-from pipelines import io, train
-from pipelines.io import ArtifactWriteError
-from pipelines.run import run
-from pipelines.train import TrainingDiverged
 from tests.conftest import REPO
 from tests.pipelines.test_cli import TASKLAB, tasklab
 from tests.pipelines.test_run import digits_config
@@ -174,7 +174,7 @@ def test_a_failing_write_leaves_earlier_artifacts_intact_and_resumes(tmp_path, m
 
 
 def test_a_failing_write_is_one_clear_error_line(tmp_path, capsys, monkeypatch):
-    from pipelines.cli import main
+    from tasklab.pipelines.cli import main
 
     def no_space(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -3,8 +3,7 @@ from __future__ import annotations
 import stat
 
 import pytest
-
-from pipelines import io
+from tasklab.pipelines import io
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import keras
 import pytest
+from tasklab.pipelines import io
+from tasklab.pipelines.config import StrategyConfig, load_config
+from tasklab.pipelines.launch import tf_configs, worker_command
+from tasklab.pipelines.run import load_task_data
+from tasklab.pipelines.strategy import StrategyError, cluster_resolver
+from tasklab.pipelines.train import split_inputs
+from tasklab.tasks import get_task
 
-from pipelines import io
-from pipelines.config import StrategyConfig, load_config
-from pipelines.launch import tf_configs, worker_command
-from pipelines.run import load_task_data
-from pipelines.strategy import StrategyError, cluster_resolver
-from pipelines.train import split_inputs
-from tasks import get_task
 from tests.conftest import REPO
 from tests.pipelines.test_cli import TASKLAB, tasklab
 from tests.pipelines.test_faults import last_run_dir, wait_for_epochs

@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from pipelines.native_logs import is_chatter
+from tasklab.pipelines.native_logs import is_chatter
 
 CHATTER_LINES = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -46,7 +45,7 @@ def test_the_filter_drops_native_chatter_and_keeps_the_rest_in_order():
     lines = [CHATTER_LINES[1], REAL_LINES[0], CHATTER_LINES[3], REAL_LINES[1], REAL_LINES[2]]
     script = (
         "import os, sys\n"
-        "from pipelines.native_logs import filtered_stderr\n"
+        "from tasklab.pipelines.native_logs import filtered_stderr\n"
         "with filtered_stderr():\n"
         f"    for line in {lines!r}:\n"
         "        os.write(2, (line + '\\n').encode())  # As native code writes: to fd 2.\n"

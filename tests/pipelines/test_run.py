@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 import yaml
+from tasklab.pipelines import io, train
+from tasklab.pipelines.config import load_config, parse_config
+from tasklab.pipelines.run import run
 
-from pipelines import io, train
-from pipelines.config import load_config, parse_config
-from pipelines.run import run
 from tests.conftest import REPO
 
 
@@ -188,7 +188,7 @@ def test_diabetes_regression_run(tmp_path):
 def test_a_run_another_process_is_working_in_is_not_resumed(tmp_path):
     """Two commands on one config: the second starts its own run rather than training in the
     first one's directory; once the first process is gone, its run can be resumed."""
-    from pipelines.run import BACKUP_DIR, find_interrupted_run
+    from tasklab.pipelines.run import BACKUP_DIR, find_interrupted_run
 
     config_yaml = "name: digits\n"
     run_dir = tmp_path / "digits-20260101T000000Z"

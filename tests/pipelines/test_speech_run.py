@@ -7,14 +7,13 @@ import json
 import keras
 import numpy as np
 from scipy.io import wavfile
-
-from export.edge_inputs import load_audio
-from export.run import EdgeBundle
-from export.run import main as edge_main
-from pipelines import io
-from pipelines.config import parse_config
-from pipelines.data import load_dataset
-from pipelines.run import run
+from tasklab.export.edge_inputs import load_audio
+from tasklab.export.run import EdgeBundle
+from tasklab.export.run import main as edge_main
+from tasklab.pipelines import io
+from tasklab.pipelines.config import parse_config
+from tasklab.pipelines.data import load_dataset
+from tasklab.pipelines.run import run
 
 
 def test_spoken_words_run_end_to_end(tmp_path, capsys):

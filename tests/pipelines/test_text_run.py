@@ -6,12 +6,12 @@ import csv
 import json
 
 import numpy as np
+from tasklab.export.run import EdgeBundle
+from tasklab.export.run import main as edge_main
+from tasklab.pipelines import io
+from tasklab.pipelines.config import parse_config
+from tasklab.pipelines.run import run
 
-from export.run import EdgeBundle
-from export.run import main as edge_main
-from pipelines import io
-from pipelines.config import parse_config
-from pipelines.run import run
 from tests.pipelines.data.test_text import make_texts
 
 SCRIPT = "<script>alert(1)</script>"

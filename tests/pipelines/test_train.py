@@ -8,13 +8,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from pipelines import io
-from pipelines.config import ConfigError, TrainConfig, load_config
-from pipelines.data import load_dataset
-from pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_backup
-from pipelines.strategy import StrategyInfo, split_cpu
-from pipelines.train import (
+from tasklab.pipelines import io
+from tasklab.pipelines.config import ConfigError, TrainConfig, load_config
+from tasklab.pipelines.data import load_dataset
+from tasklab.pipelines.loop import Progress, read_backup, steps_per_worker_epoch, write_backup
+from tasklab.pipelines.strategy import StrategyInfo, split_cpu
+from tasklab.pipelines.train import (
     HistoryRecorder,
     LearningRateUpdater,
     RefitTrainer,
@@ -28,7 +27,8 @@ from pipelines.train import (
     make_input,
     precision_policy,
 )
-from tasks import get_task
+from tasklab.tasks import get_task
+
 from tests.conftest import REPO
 
 
@@ -105,7 +105,8 @@ def test_backup_round_trip_ignores_an_unfinished_one(tmp_path):
 
 
 def test_a_mixed_precision_run_evaluates_and_saves_float32(tmp_path):
-    from pipelines.run import run
+    from tasklab.pipelines.run import run
+
     from tests.pipelines.test_run import digits_config
 
     result = run(digits_config("train.mixed_precision=true"), runs_dir=tmp_path)

@@ -4,11 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from pipelines.config import ConfigError, parse_model_config
-from pipelines.data.base import DataSpec, array_split
-from pipelines.train import make_input
-from tasks import get_task
+from tasklab.pipelines.config import ConfigError, parse_model_config
+from tasklab.pipelines.data.base import DataSpec, array_split
+from tasklab.pipelines.train import make_input
+from tasklab.tasks import get_task
 
 GRAY_8 = DataSpec(kind="image", class_names=("a", "b"), example_shape=(8, 8, 1))
 

@@ -6,10 +6,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from pipelines.config import AudioConfig, ConfigError, parse_model_config
-from pipelines.data.audio import audio_spec
-from tasks.keyword_spotting import (
+from tasklab.pipelines.config import AudioConfig, ConfigError, parse_model_config
+from tasklab.pipelines.data.audio import audio_spec
+from tasklab.tasks.keyword_spotting import (
     SPECTROGRAM_LAYER,
     KeywordSpotting,
     SpecAugment,

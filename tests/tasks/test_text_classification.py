@@ -8,11 +8,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from pipelines.config import ConfigError, TokenizerConfig, parse_model_config
-from pipelines.data.base import DataSpec
-from pipelines.data.text import fit_text_schema
-from tasks import get_task
+from tasklab.pipelines.config import ConfigError, TokenizerConfig, parse_model_config
+from tasklab.pipelines.data.base import DataSpec
+from tasklab.pipelines.data.text import fit_text_schema
+from tasklab.tasks import get_task
 
 TEXTS = ["the cat sat", "a dog ran far away", "birds fly high above the trees", "fish swim"]
 

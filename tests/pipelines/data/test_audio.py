@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from scipy.io import wavfile
-
-from pipelines.config import AudioConfig, DataConfig, parse_model_config
-from pipelines.data import DataError, load_dataset
-from pipelines.data.audio import colored_noise, group_split
-from tasks.keyword_spotting import KeywordSpotting
+from tasklab.pipelines.config import AudioConfig, DataConfig, parse_model_config
+from tasklab.pipelines.data import DataError, load_dataset
+from tasklab.pipelines.data.audio import colored_noise, group_split
+from tasklab.tasks.keyword_spotting import KeywordSpotting
 
 RATE = 16000
 

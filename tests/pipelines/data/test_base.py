@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from pipelines.data.base import find_duplicates
+from tasklab.pipelines.data.base import find_duplicates
 
 
 def test_copies_under_one_label_keep_their_first_and_contradictions_keep_none():

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pipelines.config import ConfigError, DataConfig
-from pipelines.data import BUILTIN_DATASETS, load_dataset
+from tasklab.pipelines.config import ConfigError, DataConfig
+from tasklab.pipelines.data import BUILTIN_DATASETS, load_dataset
 
 
 def test_digits_are_uint8_images_in_stratified_splits():

@@ -5,9 +5,9 @@ import logging
 import numpy as np
 import pytest
 from PIL import Image
+from tasklab.pipelines.config import ConfigError, DataConfig, ImageConfig, parse_section
+from tasklab.pipelines.data import DataError, load_dataset
 
-from pipelines.config import ConfigError, DataConfig, ImageConfig, parse_section
-from pipelines.data import DataError, load_dataset
 from tests.conftest import class_pattern, write_image
 from tests.image_files import ICON_COLOR, RGB, alpha_icon, write_case, write_png
 

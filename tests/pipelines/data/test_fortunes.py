@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from pipelines.data.fortunes import FORTUNES_ROOT, decode, read_corpus, split_entries
+from tasklab.pipelines.data.fortunes import FORTUNES_ROOT, decode, read_corpus, split_entries
 
 
 def write_corpus(root):

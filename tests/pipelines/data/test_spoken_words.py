@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pipelines.config import ConfigError, DataConfig, SynthesisConfig
-from pipelines.data import DataError, load_dataset, spoken_words
+from tasklab.pipelines.config import ConfigError, DataConfig, SynthesisConfig
+from tasklab.pipelines.data import DataError, load_dataset, spoken_words
 
 ACCENTS = ("gmw/en-US", "gmw/en-GB-x-rp")
 VARIANTS = ("none", "f2", "m3", "Alicia")

@@ -3,10 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from pipelines.config import ConfigError, DataConfig
-from pipelines.data import DataError, load_dataset
-from pipelines.data.tabular import OTHER, TabularEncoder, infer_column_kinds
+from tasklab.pipelines.config import ConfigError, DataConfig
+from tasklab.pipelines.data import DataError, load_dataset
+from tasklab.pipelines.data.tabular import OTHER, TabularEncoder, infer_column_kinds
 
 
 def write_csv(tmp_path, text, name="data.csv"):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pipelines.config import ConfigError, DataConfig, TokenizerConfig
-from pipelines.data import DataError, load_dataset
-from pipelines.data.text import TEXT_COLUMN, clean_texts
+from tasklab.pipelines.config import ConfigError, DataConfig, TokenizerConfig
+from tasklab.pipelines.data import DataError, load_dataset
+from tasklab.pipelines.data.text import TEXT_COLUMN, clean_texts
 
 WORDS = {
     "sport": "goal match team ball score",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-
-from pipelines.config import DataConfig
-from pipelines.data import DataError, load_dataset
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data import DataError, load_dataset
 
 
 def write_split_metadata(data_dir, name, splits):

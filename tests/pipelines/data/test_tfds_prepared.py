@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 import yaml
+from tasklab.pipelines import io
+from tasklab.pipelines.cli import main
+from tasklab.pipelines.config import DataConfig
+from tasklab.pipelines.data import DataError, load_dataset
 
-from pipelines import io
-from pipelines.cli import main
-from pipelines.config import DataConfig
-from pipelines.data import DataError, load_dataset
 from tests.conftest import class_pattern, write_image
 
 BANDS = ("top", "upper", "lower")
