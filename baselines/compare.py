@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
 from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
 from tasklab.baselines.stats import (
     PairedTest,
@@ -39,18 +40,21 @@ from tasklab.baselines.stats import (
     wilcoxon_errors,
 )
 from tasklab.baselines.text import TextXGBoost
-from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from tasklab.pipelines.config import ConfigError, RunConfig, TrainConfig
-from tasklab.pipelines.data.base import Dataset, split_indices
-from tasklab.pipelines.evaluate import primary_score
-from tasklab.pipelines.progress import Progress, format_duration
-from tasklab.pipelines.train import RefitTrainer, make_input
+from tasklab.baselines.xgboost_model import (
+    BASELINES_DIR,
+    XGBoostClassifier,
+    XGBoostRegressor,
+)
+from tasklab.core.config import ConfigError, RunConfig, TrainConfig
+from tasklab.core.evaluate import primary_score
+from tasklab.core.progress import Progress, format_duration
+from tasklab.data.base import Dataset, split_indices
 from tasklab.tasks.base import Task
+from tasklab.training.train import RefitTrainer, make_input
 
 logger = logging.getLogger(__name__)
 
 BASELINES_FILE = "baselines.json"
-BASELINES_DIR = "baselines"
 KERAS = "keras"
 _PERCENT_METRICS = ("accuracy", "macro_f1")
 
@@ -80,30 +84,6 @@ class KerasHeldOut:
     primary: str
     higher_is_better: bool
     epochs_run: int
-
-
-def xgboost_baseline_path(run_dir: Path) -> Path:
-    """Where a run keeps its fitted XGBoost baseline (XGBoost's own JSON format)."""
-    return Path(run_dir) / BASELINES_DIR / "xgboost.json"
-
-
-def load_xgboost_baseline(
-    run_dir: Path, problem: str
-) -> XGBoostClassifier | XGBoostRegressor | None:
-    """Reloads a run's fitted XGBoost baseline, ready to predict.
-
-    Args:
-        run_dir: the run directory.
-        problem: `classification` or `regression`.
-
-    Returns:
-        The estimator, or None when the run has no XGBoost baseline.
-    """
-    path = xgboost_baseline_path(run_dir)
-    if not path.is_file():
-        return None
-    cls = XGBoostClassifier if problem == "classification" else XGBoostRegressor
-    return cls.load_json(path)
 
 
 def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:

@@ -23,9 +23,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
 from tasklab.baselines.text import tfidf_linear, tfidf_xgboost
 from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from tasklab.pipelines.registry import Registry
+from tasklab.core.registry import Registry
 
 _CATEGORICAL = make_column_selector(dtype_include="category")
 _NUMERIC = make_column_selector(dtype_exclude="category")

@@ -16,8 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
+
 from tasklab.baselines.xgboost_model import XGBoostClassifier
-from tasklab.pipelines.data.text import TEXT_COLUMN
+from tasklab.data.text import TEXT_COLUMN
 
 MAX_WORD_FEATURES = 50_000
 MAX_CHAR_FEATURES = 100_000

@@ -21,11 +21,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tasklab.pipelines import io
+
+from tasklab.core import io
 
 _CLASSES_ATTRIBUTE = "tasklab_classes"
 _COLUMNS_ATTRIBUTE = "tasklab_columns"
 _MIN_ROWS_FOR_EARLY_STOPPING = 20
+
+
+# Where a run keeps its fitted baselines (XGBoost in its own JSON format).
+BASELINES_DIR = "baselines"
 
 
 class _EarlyStoppingXGBoost(BaseEstimator):
@@ -229,3 +234,27 @@ class XGBoostRegressor(RegressorMixin, _EarlyStoppingXGBoost):
         """The predicted value of each row."""
         check_is_fitted(self)
         return self.model_.predict(self._validate_predict(X))
+
+
+def xgboost_baseline_path(run_dir: Path) -> Path:
+    """Where a run keeps its fitted XGBoost baseline (XGBoost's own JSON format)."""
+    return Path(run_dir) / BASELINES_DIR / "xgboost.json"
+
+
+def load_xgboost_baseline(
+    run_dir: Path, problem: str
+) -> XGBoostClassifier | XGBoostRegressor | None:
+    """Reloads a run's fitted XGBoost baseline, ready to predict.
+
+    Args:
+        run_dir: the run directory.
+        problem: `classification` or `regression`.
+
+    Returns:
+        The estimator, or None when the run has no XGBoost baseline.
+    """
+    path = xgboost_baseline_path(run_dir)
+    if not path.is_file():
+        return None
+    cls = XGBoostClassifier if problem == "classification" else XGBoostRegressor
+    return cls.load_json(path)

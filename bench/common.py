@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasklab.pipelines import io
+from tasklab.core import io
 from tasklab.pipelines.run import package_versions
 
 REPO = Path(__file__).resolve().parents[1]

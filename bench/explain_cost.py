@@ -21,19 +21,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-import tasklab.explain.stage  # noqa: F401  (registers every method)
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
-from tasklab.baselines.models import fit_baseline
-from tasklab.explain.base import EXPLAINERS, ExplainOptions, predict
-from tasklab.pipelines.config import load_config
-from tasklab.pipelines.data import load_dataset
-from tasklab.pipelines.data.base import DataSpec
-from tasklab.pipelines.data.tabular import TabularSchema
-from tasklab.pipelines.train import split_inputs
-from tasklab.tasks import get_task
 
+import tasklab.explain.stage  # noqa: F401  (registers every method)
 from bench.common import REPO, write_result
+from tasklab.baselines.models import fit_baseline
+from tasklab.core.config import load_config
+from tasklab.data import load_dataset
+from tasklab.data.base import DataSpec
+from tasklab.data.tabular import TabularSchema
+from tasklab.explain.base import EXPLAINERS, ExplainOptions, predict
+from tasklab.tasks import get_task
+from tasklab.training.train import split_inputs
 
 
 def per_example(call, count: int, repeats: int = 3) -> float:

@@ -24,9 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tasklab.pipelines import io
-
 from bench.common import tasklab, write_result
+from tasklab.core import io
 
 
 def measure(config: str, settings: list[str], runs_dir: Path) -> dict[str, Any]:

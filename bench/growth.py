@@ -28,10 +28,10 @@ import tempfile
 from pathlib import Path
 
 from scipy import stats
-from tasklab.pipelines import io
 
 from bench.common import tasklab, write_result
 from bench.images import folder_config, write_shapes_folder
+from tasklab.core import io
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:

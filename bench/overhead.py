@@ -41,14 +41,14 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tasklab.pipelines.config import load_config
-from tasklab.pipelines.run import load_task_data
-from tasklab.pipelines.strategy import make_strategy
-from tasklab.pipelines.train import build_compiled_model, make_input
-from tasklab.tasks import get_task
 
 from bench.common import REPO, TRAIN_ONLY, run_command, tasklab, write_result
 from bench.images import folder_config, write_shapes_folder
+from tasklab.core.config import load_config
+from tasklab.pipelines.run import load_task_data
+from tasklab.tasks import get_task
+from tasklab.training.strategy import make_strategy
+from tasklab.training.train import build_compiled_model, make_input
 
 PLAIN_SCRIPT = Path(__file__).parent / "plain_keras.py"
 CASES = ("digits", "folder")

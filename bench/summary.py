@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasklab.pipelines import io
-
 from bench import common
+from tasklab.core import io
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 

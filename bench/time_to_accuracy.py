@@ -25,12 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tasklab.baselines.models import BASELINES
-from tasklab.pipelines import io
-from tasklab.pipelines.config import load_config
-from tasklab.tasks import get_task
-
 from bench.common import REPO, tasklab, write_result
+from tasklab.baselines.models import BASELINES
+from tasklab.core import io
+from tasklab.core.config import load_config
+from tasklab.tasks import get_task
 
 CONFIGS = REPO / "configs"
 # Each shipped config's target on the validation split: a little under what the whole run

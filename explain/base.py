@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.registry import Registry
 
 MODEL_OUTPUT = "model output"
 PRE_SOFTMAX = "pre-softmax score (logit)"

@@ -20,6 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tasklab.core.progress import Progress
 from tasklab.explain.base import (
     MODEL_OUTPUT,
     PRE_SOFTMAX,
@@ -30,7 +32,6 @@ from tasklab.explain.base import (
     predict,
     register_explainer,
 )
-from tasklab.pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
 

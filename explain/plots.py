@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shap
+
+from tasklab.core.figures import figure_png, plot_label
 from tasklab.explain.base import Attributions
 from tasklab.explain.checks import importance_map
-from tasklab.pipelines.plot_labels import plot_label
-from tasklab.pipelines.report import figure_png
 
 _TOP_COLUMNS = 15  # Columns shown in the importance bars and beeswarms.
 

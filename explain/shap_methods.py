@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 import shap
+
 from tasklab.explain.base import (
     Attributions,
     ExplainOptions,

@@ -33,7 +33,15 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+
 import tasklab.explain.shap_methods  # noqa: F401  (registers the SHAP methods in EXPLAINERS)
+from tasklab.core import io
+from tasklab.core.config import ConfigError, ExplainConfig, RunConfig
+from tasklab.core.progress import Progress
+from tasklab.core.registry import closest_hint
+from tasklab.data import Dataset
+from tasklab.data.text import TEXT_COLUMN
+from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain import plots
 from tasklab.explain.base import (
     EXPLAINERS,
@@ -48,16 +56,9 @@ from tasklab.explain.checks import deletion_check, importance_map, randomization
 from tasklab.explain.gradients import completeness_error
 from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
 from tasklab.explain.tokens import highlight
-from tasklab.export.text_tokens import TextTokenizer
-from tasklab.pipelines import io
-from tasklab.pipelines.config import ConfigError, ExplainConfig, RunConfig
-from tasklab.pipelines.data import Dataset
-from tasklab.pipelines.data.text import TEXT_COLUMN
-from tasklab.pipelines.progress import Progress
-from tasklab.pipelines.registry import closest_hint
-from tasklab.pipelines.train import make_input, sample_inputs, split_inputs
 from tasklab.tasks.base import Task
 from tasklab.tasks.keyword_spotting import CLASSIFIER_LAYER, SPECTROGRAM_LAYER
+from tasklab.training.train import make_input, sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -516,8 +517,8 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
     Returns:
         The subject, or why there is none (the run has no XGBoost baseline).
     """
-    from tasklab.baselines.compare import load_xgboost_baseline, xgboost_baseline_path
     from tasklab.baselines.models import fit_baseline
+    from tasklab.baselines.xgboost_model import load_xgboost_baseline, xgboost_baseline_path
 
     task, dataset, config, examples = run.task, run.dataset, run.config, run.examples
     trees = load_xgboost_baseline(run.run_dir, task.problem)

@@ -21,10 +21,11 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tasklab.core.progress import Progress
+from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain.base import Attributions, ExplainOptions, register_explainer
 from tasklab.explain.gradients import integrated_gradients, pre_softmax
-from tasklab.export.text_tokens import TextTokenizer
-from tasklab.pipelines.progress import Progress
 
 logger = logging.getLogger(__name__)
 

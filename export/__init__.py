@@ -1,5 +1,5 @@
 """WHERE it runs: LiteRT (TFLite) variants, their parity with the Keras model, latency, edge bundle.
 
-`export.litert` and `export.run` import only numpy and ai_edge_litert, so the
-edge reference runner works without TensorFlow; keep this file free of imports.
+The bundle's runner is `tasklab.edge`, copied into every bundle; this package converts,
+gates and times the variants (with TensorFlow) and writes the bundle.
 """

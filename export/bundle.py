@@ -1,6 +1,6 @@
 """The edge bundle carries its own TF-free runner, so a device needs that one folder.
 
-The runner is `export.run` and the modules it imports, copied as they are into
+The runner is the `tasklab.edge` package, every module of it copied as it is into
 `BUNDLE/runner/` (they import each other relatively, so the copy is a package of
 its own): on the device, `python -m runner . INPUT...` from inside the bundle,
 with only `runner/requirements.txt` installed.
@@ -11,32 +11,23 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tasklab.pipelines import io
+from tasklab import edge
+from tasklab.core import io
 
 RUNNER_DIR = "runner"
-# `export.run` and everything it imports, all free of TensorFlow.
-RUNNER_MODULES = (
-    "run",
-    "bundle_spec",
-    "edge_inputs",
-    "image_io",
-    "audio_io",
-    "litert",
-    "text_tokens",
+# Every module of tasklab.edge (the runner and what it imports), all free of TensorFlow.
+RUNNER_MODULES = tuple(
+    sorted(
+        module.stem
+        for module in Path(edge.__file__).parent.glob("*.py")
+        if module.stem not in ("__init__", "__main__")
+    )
 )
 RUNNER_REQUIREMENTS = ("ai-edge-litert~=2.3", "numpy>=1.26", "pillow>=10", "scipy>=1.11")
 _INIT = '''"""The reference runner of this edge bundle: `python -m runner BUNDLE INPUT...`.
 
 Imports only ai_edge_litert, numpy, Pillow (images) and scipy (audio); see run.py.
 """
-'''
-_MAIN = '''"""`python -m runner BUNDLE INPUT...`: see run.py."""
-
-import sys
-
-from .run import main
-
-sys.exit(main())
 '''
 BUNDLE_README = """This folder is everything a device needs to run the model: no TensorFlow.
 
@@ -61,13 +52,13 @@ def write_runner(bundle: Path) -> Path:
     Returns:
         The runner's directory.
     """
-    source = Path(__file__).parent
+    source = Path(edge.__file__).parent
     target = bundle / RUNNER_DIR
     io.make_dir(target)
     for module in RUNNER_MODULES:
         shutil.copyfile(source / f"{module}.py", target / f"{module}.py")
     io.write_text(target / "__init__.py", _INIT)
-    io.write_text(target / "__main__.py", _MAIN)
+    shutil.copyfile(source / "__main__.py", target / "__main__.py")
     io.write_text(target / "requirements.txt", "".join(f"{r}\n" for r in RUNNER_REQUIREMENTS))
     io.write_text(bundle / "README.txt", BUNDLE_README)
     return target

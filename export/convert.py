@@ -21,9 +21,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tasklab.pipelines.config import EXPORT_VARIANTS as VARIANTS
-from tasklab.pipelines.errors import UserError
 from tensorflow.lite.tools import flatbuffer_utils
+
+from tasklab.core.config import EXPORT_VARIANTS as VARIANTS
+from tasklab.core.errors import UserError
 
 _BUILTINS = tf.lite.OpsSet.TFLITE_BUILTINS
 _FIXES = {

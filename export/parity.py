@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from tasklab.pipelines.config import GateConfig
-from tasklab.pipelines.evaluate import Evaluation
+
+from tasklab.core.config import GateConfig
+from tasklab.core.evaluate import Evaluation
 
 
 @dataclasses.dataclass(frozen=True)

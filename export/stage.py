@@ -31,11 +31,18 @@ from typing import Any
 
 import keras
 import numpy as np
+
+from tasklab.core import io
+from tasklab.core.config import ExportConfig, RunConfig
+from tasklab.core.evaluate import Evaluation
+from tasklab.core.progress import Progress
+from tasklab.data import Dataset
+from tasklab.data.base import Split
+from tasklab.edge import PREPROCESSING_FILE
+from tasklab.edge.litert import LiteRTModel, time_calls
 from tasklab.export.bundle import write_runner
 from tasklab.export.convert import check_builtin_ops, convert, export_saved_model, operators
-from tasklab.export.litert import LiteRTModel, time_calls
 from tasklab.export.parity import measure_parity
-from tasklab.export.run import PREPROCESSING_FILE
 from tasklab.export.triage import (
     LayerError,
     convert_keeping_float,
@@ -44,14 +51,8 @@ from tasklab.export.triage import (
     rank_layers,
     worst_layers,
 )
-from tasklab.pipelines import io
-from tasklab.pipelines.config import ExportConfig, RunConfig
-from tasklab.pipelines.data import Dataset
-from tasklab.pipelines.data.base import Split
-from tasklab.pipelines.evaluate import Evaluation
-from tasklab.pipelines.progress import Progress
-from tasklab.pipelines.train import sample_inputs, split_inputs
 from tasklab.tasks.base import Task
+from tasklab.training.train import sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[s
     Returns:
         Its file size and timings, or None when the run has no XGBoost baseline.
     """
-    from tasklab.baselines.compare import load_xgboost_baseline, xgboost_baseline_path
+    from tasklab.baselines.xgboost_model import load_xgboost_baseline, xgboost_baseline_path
 
     baseline = load_xgboost_baseline(run_dir, task.problem)
     if baseline is None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
 from tasklab.export.convert import make_converter, representative_dataset
 
 DEBUG_EXAMPLES = 100  # The debugger runs two interpreters per example; a sample suffices.

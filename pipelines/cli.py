@@ -16,8 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tasklab.pipelines.errors import UserError
-from tasklab.pipelines.native_logs import filtered_stderr
+from tasklab.core.errors import UserError
+from tasklab.core.native_logs import filtered_stderr
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
@@ -204,7 +204,7 @@ def _version() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tasklab.pipelines.config import load_config
+    from tasklab.core.config import load_config
 
     config = load_config(args.config, args.overrides)  # Before TensorFlow: errors answer at once.
     from tasklab.pipelines.run import run
@@ -224,8 +224,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from tasklab.pipelines.config import load_config
-    from tasklab.pipelines.launch import LaunchError, launch
+    from tasklab.core.config import load_config
+    from tasklab.training.launch import LaunchError, launch
 
     if args.workers < 1:
         print(f"error: --workers must be >= 1. Received: {args.workers}.", file=sys.stderr)
@@ -282,7 +282,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from tasklab.pipelines.catalog import BUILTINS  # No TensorFlow: the catalog only.
+    from tasklab.core.catalog import BUILTINS  # No TensorFlow: the catalog only.
 
     for name, entry in BUILTINS.items():
         print(f"builtin:{name:<15} {entry.kind:<8} {entry.problem:<15} {entry.description}")

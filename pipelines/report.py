@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io as stdio
 from pathlib import Path
 
 import jinja2
@@ -13,15 +12,16 @@ import yaml
 matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt
 import numpy as np
-from tasklab.pipelines import io
-from tasklab.pipelines.config import DATA_SECTION_KINDS
-from tasklab.pipelines.plot_labels import plot_label
-from tasklab.pipelines.yaml_text import parse_yaml
+
+from tasklab.core import io
+from tasklab.core.config import DATA_SECTION_KINDS
+from tasklab.core.figures import figure_png, plot_label
+from tasklab.core.yaml_text import parse_yaml
+from tasklab.edge.bundle_spec import PREPROCESSING_FILE
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
-# The edge bundle's spec (export.run.PREPROCESSING_FILE; not imported: export pulls in TensorFlow).
-BUNDLE_SPEC_FILE = "preprocessing.json"
+BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 
 
 # The keys of each JSON artifact the report reads without a default (written by every run).
@@ -392,12 +392,3 @@ def comparison_png(comparison: dict) -> bytes:
     axis.set_xlabel(f"held-out {metric} (95% bootstrap interval)")
     axis.grid(axis="x", alpha=0.3)
     return figure_png(figure)
-
-
-def figure_png(figure: plt.Figure) -> bytes:
-    """Renders a figure as PNG bytes (tight layout, 100 dpi) and closes it."""
-    buffer = stdio.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()

@@ -3,7 +3,7 @@
 
 This is the Python API::
 
-    from tasklab.pipelines.config import load_config
+    from tasklab.core.config import load_config
     from tasklab.pipelines.run import run
 
     result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
@@ -25,30 +25,34 @@ from typing import Any
 
 import keras
 import tensorflow as tf
+
 from tasklab.baselines.compare import (
     BASELINES_FILE,
     KerasHeldOut,
     applicable_baselines,
     compare_models,
 )
-from tasklab.explain.stage import explain_model, resolve_methods
-from tasklab.export.stage import export_model
-from tasklab.pipelines import io
-from tasklab.pipelines.config import (
+from tasklab.core import io
+from tasklab.core.config import (
     ConfigError,
     RunConfig,
     apply_overrides,
     dump_config,
     parse_config,
 )
-from tasklab.pipelines.data import DataError, Dataset, load_dataset
-from tasklab.pipelines.errors import UserError
-from tasklab.pipelines.evaluate import Evaluation
-from tasklab.pipelines.loop import finish_together, fit_distributed
-from tasklab.pipelines.progress import progress_logging
+from tasklab.core.errors import UserError
+from tasklab.core.evaluate import Evaluation
+from tasklab.core.progress import progress_logging
+from tasklab.core.yaml_text import YAMLInputError, read_yaml_file
+from tasklab.data import DataError, Dataset, load_dataset
+from tasklab.explain.stage import explain_model, resolve_methods
+from tasklab.export.stage import export_model
 from tasklab.pipelines.report import write_report
-from tasklab.pipelines.strategy import StrategyInfo, make_strategy
-from tasklab.pipelines.train import (
+from tasklab.tasks import get_task
+from tasklab.tasks.base import Task
+from tasklab.training.loop import finish_together, fit_distributed
+from tasklab.training.strategy import StrategyInfo, make_strategy
+from tasklab.training.train import (
     BACKUP_DIR,
     TrainResult,
     build_compiled_model,
@@ -57,9 +61,6 @@ from tasklab.pipelines.train import (
     float32_copy,
     make_input,
 )
-from tasklab.pipelines.yaml_text import YAMLInputError, read_yaml_file
-from tasklab.tasks import get_task
-from tasklab.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 The task modules (and TensorFlow) load on first use of a name below, such as
 `from tasklab.tasks import get_task`, and register every task, so `get_task(name)` and
-`TASKS.names()` see them all. `tasks.options`, the models' options, imports
-no TensorFlow: config validation uses it alone.
+`TASKS.names()` see them all. The models' options are declared with the config
+(`core/model_options.py`), which validates them before TensorFlow loads.
 """
 
 from __future__ import annotations

@@ -28,10 +28,11 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tasklab.pipelines.config import ConfigError, ModelConfig
-from tasklab.pipelines.data.base import DataSpec, Split
-from tasklab.pipelines.evaluate import Evaluation, evaluate_classification, evaluate_regression
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.config import ConfigError, ModelConfig
+from tasklab.core.evaluate import Evaluation, evaluate_classification, evaluate_regression
+from tasklab.core.registry import Registry
+from tasklab.data.base import DataSpec, Split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Task(abc.ABC):
         """Describes, for `preprocessing.json`, how a device turns a raw input into the model's.
 
         Returns:
-            JSON data with at least `kind`; read by `export.edge_inputs`.
+            JSON data with at least `kind`; read by `tasklab.edge.edge_inputs`.
         """
 
     def input_convention(self, inputs: np.ndarray) -> dict[str, Any]:

@@ -19,12 +19,17 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-from tasklab.export.image_io import ImageSchema
-from tasklab.pipelines.config import ConfigError
-from tasklab.pipelines.data.base import DataSpec, Split
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.config import ConfigError
+from tasklab.core.model_options import (
+    ImageModelOptions,
+    MobileNetV3SmallOptions,
+    SmallCNNOptions,
+)
+from tasklab.core.registry import Registry
+from tasklab.data.base import DataSpec, Split
+from tasklab.edge.image_io import ImageSchema
 from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasklab.tasks.options import ImageModelOptions, MobileNetV3SmallOptions, SmallCNNOptions
 
 IMAGE_MODELS: Registry[ModelSpec] = Registry("image_classification model")
 MAX_BASELINE_PIXELS = 32 * 32  # Larger images are downscaled for the pixel baselines.
@@ -34,7 +39,7 @@ CONVERSION = (
     "expand to RGBA (gray repeated, missing alpha 255); alpha composite: "
     "rgb * a + background * (1 - a) with a = alpha / 255; alpha channel: alpha is the last "
     "channel; alpha drop: rgb; one color channel: gray images keep gray, others take "
-    "luma_weights . rgb; three: rgb (see export/image_io.py)"
+    "luma_weights . rgb; three: rgb (see edge/image_io.py)"
 )
 
 

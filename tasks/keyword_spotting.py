@@ -25,12 +25,13 @@ import pandas as pd
 import scipy.fft
 import tensorflow as tf
 from keras import layers, ops
-from tasklab.pipelines.config import ConfigError
-from tasklab.pipelines.data.audio import NOISE_COLORS, AudioSchema, colored_noise
-from tasklab.pipelines.data.base import DataSpec, Split
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.config import ConfigError
+from tasklab.core.model_options import AudioCNNOptions, DSCNNOptions, KeywordModelOptions
+from tasklab.core.registry import Registry
+from tasklab.data.audio import NOISE_COLORS, AudioSchema, colored_noise
+from tasklab.data.base import DataSpec, Split
 from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasklab.tasks.options import AudioCNNOptions, DSCNNOptions, KeywordModelOptions
 
 KEYWORD_MODELS: Registry[ModelSpec] = Registry("keyword_spotting model")
 SPECTROGRAM_LAYER = "log_mel"  # The front end's last layer: raw audio -> log-mel spectrogram.
@@ -301,7 +302,7 @@ class KeywordSpotting(ClassificationTask):
         return x, y
 
     def edge_input(self) -> dict[str, Any]:
-        """A WAV file: decoded, mixed to mono, resampled, fitted to the clip (`export.audio_io`)."""
+        """A WAV file: decoded, mixed to mono, resampled, fitted to the clip (`edge.audio_io`)."""
         return {
             "kind": "audio",
             **self.schema.to_json(),

@@ -1,7 +1,7 @@
 """Tabular classification and regression: a numeric feature vector in, an MLP inside.
 
 The data layer encodes each row (imputation, missing indicators, one-hot
-categories; see `pipelines.data.tabular`). The model normalizes the features
+categories; see `data.tabular`). The model normalizes the features
 with the train statistics in a `Normalization` layer, so the exported model
 takes the encoded vector as it is; a regression model rescales its output to
 the target's units with the train mean and standard deviation.
@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-from tasklab.pipelines.data.base import DataSpec, Split
-from tasklab.pipelines.data.tabular import MISSING
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.model_options import MLPOptions
+from tasklab.core.registry import Registry
+from tasklab.data.base import DataSpec, Split
+from tasklab.data.tabular import MISSING
 from tasklab.tasks.base import ClassificationTask, ModelSpec, RegressionTask, register_task
-from tasklab.tasks.options import MLPOptions
 
 
 def mlp_body(options: MLPOptions, spec: DataSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:

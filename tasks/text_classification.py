@@ -1,7 +1,7 @@
 """Text classification: a text in, one probability per class out.
 
 The tokenizer (Keras `TextVectorization`, adapted on the train split by the
-data layer, see `pipelines.data.text`) runs in the input pipeline, not in the
+data layer, see `data.text`) runs in the input pipeline, not in the
 model: string ops are not LiteRT builtins, so a model holding the tokenizer
 would need Flex on the device. Every model therefore takes `token_ids`
 (int32, padded with 0) and starts with a `token_embedding` layer whose
@@ -19,11 +19,17 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-from tasklab.pipelines.data.base import DataSpec, Split
-from tasklab.pipelines.data.text import TEXT_COLUMN, TextSchema
-from tasklab.pipelines.registry import Registry
+
+from tasklab.core.model_options import (
+    BiGRUOptions,
+    CNNOptions,
+    TextModelOptions,
+    TransformerOptions,
+)
+from tasklab.core.registry import Registry
+from tasklab.data.base import DataSpec, Split
+from tasklab.data.text import TEXT_COLUMN, TextSchema
 from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
-from tasklab.tasks.options import BiGRUOptions, CNNOptions, TextModelOptions, TransformerOptions
 
 TEXT_MODELS: Registry[ModelSpec] = Registry("text_classification model")
 TOKEN_IDS = "token_ids"
@@ -234,7 +240,7 @@ class TextClassification(ClassificationTask):
         return tf.cast(ids, tf.int32), tf.cast(y, tf.int32)
 
     def edge_input(self) -> dict[str, Any]:
-        """A raw text, tokenized as `TextVectorization` does (`export.text_tokens`)."""
+        """A raw text, tokenized as `TextVectorization` does (`tasklab.edge.text_tokens`)."""
         return {
             "kind": "text",
             **text_schema(self.spec).to_json(),

@@ -11,7 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 from PIL import Image
-from tasklab.pipelines.strategy import split_cpu
+
+from tasklab.training.strategy import split_cpu
 
 split_cpu(2)  # Must run before any other TensorFlow work in this process.
 
@@ -27,8 +28,8 @@ def tabular_spec(
     target_std: float = 1.0,
 ):
     """A tabular `DataSpec` whose schema holds the statistics of `features` (as the loader fits)."""
-    from tasklab.pipelines.data.base import DataSpec
-    from tasklab.pipelines.data.tabular import TabularSchema
+    from tasklab.data.base import DataSpec
+    from tasklab.data.tabular import TabularSchema
 
     schema = TabularSchema(
         columns=columns,

@@ -14,15 +14,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tasklab.export.convert import check_builtin_ops, convert, export_saved_model
-from tasklab.export.litert import LiteRTModel
-from tasklab.pipelines.config import AudioConfig, TokenizerConfig, parse_model_config
-from tasklab.pipelines.data.audio import audio_spec
-from tasklab.pipelines.data.base import DataSpec
-from tasklab.pipelines.data.text import fit_text_schema
-from tasklab.pipelines.train import dtype_policy, float32_copy
-from tasklab.tasks import TASKS, get_task
 
+from tasklab.core.config import AudioConfig, TokenizerConfig, parse_model_config
+from tasklab.data.audio import audio_spec
+from tasklab.data.base import DataSpec
+from tasklab.data.text import fit_text_schema
+from tasklab.edge.litert import LiteRTModel
+from tasklab.export.convert import check_builtin_ops, convert, export_saved_model
+from tasklab.tasks import TASKS, get_task
+from tasklab.training.train import dtype_policy, float32_copy
 from tests.conftest import tabular_spec
 
 

@@ -35,7 +35,8 @@ def test_python_api_example_runs(tmp_path):
 def test_config_reference_states_the_defaults():
     """The README's annotated config parses; its export and explain sections are the defaults."""
     import yaml
-    from tasklab.pipelines.config import ExplainConfig, ExportConfig, parse_config
+
+    from tasklab.core.config import ExplainConfig, ExportConfig, parse_config
 
     section = (REPO / "README.md").read_text().split("## Config reference", 1)[1]
     raw = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1))

@@ -5,15 +5,15 @@ import dataclasses
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
+
 from tasklab.baselines.compare import fold_train_config, verdict
 from tasklab.baselines.stats import PairedTest
 from tasklab.baselines.xgboost_model import XGBoostClassifier
-from tasklab.pipelines import io
-from tasklab.pipelines.config import DataConfig, load_config, parse_config, parse_model_config
-from tasklab.pipelines.data import load_dataset
+from tasklab.core import io
+from tasklab.core.config import DataConfig, load_config, parse_config, parse_model_config
+from tasklab.data import load_dataset
 from tasklab.pipelines.run import run
 from tasklab.tasks import get_task
-
 from tests.conftest import REPO
 
 

@@ -8,11 +8,12 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, r2_score
+from threadpoolctl import threadpool_limits
+
 from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
 from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
-from tasklab.pipelines.config import DataConfig
-from tasklab.pipelines.data import load_dataset
-from threadpoolctl import threadpool_limits
+from tasklab.core.config import DataConfig
+from tasklab.data import load_dataset
 
 TABLE_BASELINES = [n for n in BASELINES.names() if "tabular" in BASELINES.get(n).inputs]
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
+
 from tasklab.baselines.stats import (
     corrected_resampled_t,
     mcnemar_exact,

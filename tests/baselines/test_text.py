@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from tasklab.baselines.compare import applicable_baselines
 from tasklab.baselines.models import fit_baseline, fitted_bytes
 from tasklab.baselines.text import TextXGBoost, text_column
-from tasklab.pipelines.config import ConfigError, parse_config
+from tasklab.core.config import ConfigError, parse_config
 from tasklab.tasks import get_task
-
-from tests.pipelines.data.test_text import make_texts
+from tests.data.test_text import make_texts
 
 
 def frames(seed: int = 0):

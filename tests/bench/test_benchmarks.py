@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from tasklab.pipelines import io
-from tasklab.pipelines.config import load_config, parse_stop_at
-from tasklab.pipelines.data import load_dataset
-from tasklab.tasks import get_task
 
 from bench import common, explain_cost, first_run, growth, overhead, summary, time_to_accuracy
 from bench.images import SHAPES, write_shapes_folder
+from tasklab.core import io
+from tasklab.core.config import load_config, parse_stop_at
+from tasklab.data import load_dataset
+from tasklab.tasks import get_task
 from tests.conftest import REPO
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tasklab.pipelines import io
 
 from bench import common, scaling
+from tasklab.core import io
 
 
 def test_scaling_benchmark_measures_every_setup(tmp_path, monkeypatch):

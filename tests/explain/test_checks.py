@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tasklab.explain.checks import deletion_check, importance_map, randomization_check
 
 RNG = np.random.default_rng(0)

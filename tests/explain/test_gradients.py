@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
 from tasklab.explain.base import MODEL_OUTPUT, PRE_SOFTMAX, ExplainOptions
 from tasklab.explain.gradients import (
     completeness_error,

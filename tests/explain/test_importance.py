@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
 
 

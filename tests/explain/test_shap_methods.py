@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_wine, make_classification
+
 from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+from tasklab.core.config import parse_model_config
 from tasklab.explain.base import ExplainOptions
 from tasklab.explain.shap_methods import keras_shap, tree_shap
-from tasklab.pipelines.config import parse_model_config
 from tasklab.tasks import get_task
-
 from tests.conftest import tabular_spec
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+
+from tasklab.core.config import AudioConfig, parse_model_config
+from tasklab.data.audio import audio_spec
 from tasklab.explain.base import ExplainOptions
 from tasklab.explain.gradients import completeness_error, grad_cam, integrated_gradients
 from tasklab.explain.stage import SpectrogramSpace
-from tasklab.pipelines.config import AudioConfig, parse_model_config
-from tasklab.pipelines.data.audio import audio_spec
 from tasklab.tasks.keyword_spotting import KeywordSpotting
 
 SPEC = audio_spec(("a", "b", "c"), AudioConfig(sample_rate=8000, clip_seconds=0.5))

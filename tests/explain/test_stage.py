@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 import shap
 from scipy import stats
+
 from tasklab.baselines.xgboost_model import XGBoostClassifier
+from tasklab.core import io
+from tasklab.core.config import ConfigError, ExplainConfig, load_config, parse_config
 from tasklab.explain.base import EXPLAINERS, Attributions
 from tasklab.explain.stage import choose_examples, resolve_methods
-from tasklab.pipelines import io
 from tasklab.pipelines.cli import main
-from tasklab.pipelines.config import ConfigError, ExplainConfig, load_config, parse_config
 from tasklab.pipelines.run import explain_run, load_finished_run, run
-from tasklab.pipelines.train import split_inputs
 from tasklab.tasks import get_task
-
+from tasklab.training.train import split_inputs
 from tests.conftest import REPO
 
 IMAGE_METHODS = ["gradient", "smoothgrad", "integrated_gradients", "grad_cam"]

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain.base import PRE_SOFTMAX, ExplainOptions
 from tasklab.explain.gradients import completeness_error
 from tasklab.explain.tokens import EmbeddingSpace, highlight, token_integrated_gradients
-from tasklab.export.text_tokens import TextTokenizer
 from tasklab.tasks.text_classification import EMBEDDING_LAYER, MaskedMean, ZeroPadding
-
 from tests.tasks.test_text_classification import make_task, token_ids
 
 

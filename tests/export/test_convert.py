@@ -3,6 +3,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+
+from tasklab.edge.litert import LiteRTModel
 from tasklab.export.convert import (
     FlexOpsError,
     check_builtin_ops,
@@ -10,7 +12,6 @@ from tasklab.export.convert import (
     export_saved_model,
     operators,
 )
-from tasklab.export.litert import LiteRTModel
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from tasklab.export.run import EdgeBundle
-from tasklab.pipelines.config import parse_config
-from tasklab.pipelines.data import load_dataset
-from tasklab.pipelines.data.images import decode_image_file
+
+from tasklab.core.config import parse_config
+from tasklab.data import load_dataset
+from tasklab.data.images import decode_image_file
+from tasklab.edge import EdgeBundle
 from tasklab.pipelines.run import run
 from tasklab.tasks import get_task
-
 from tests.conftest import class_pattern, write_image
 from tests.image_files import GRAY, RGB, RGBA, alpha_icon, write_png
 

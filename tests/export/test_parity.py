@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from tasklab.core.config import GateConfig
+from tasklab.core.evaluate import Evaluation
 from tasklab.export.parity import measure_parity, metric_drop
-from tasklab.pipelines.config import GateConfig
-from tasklab.pipelines.evaluate import Evaluation
 
 
 def evaluation(value: float, primary: str = "accuracy", higher_is_better: bool = True):

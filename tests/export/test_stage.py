@@ -13,13 +13,13 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from tasklab.pipelines import io
-from tasklab.pipelines.config import load_config
-from tasklab.pipelines.data import load_dataset
-from tasklab.pipelines.run import export_run, run
-from tasklab.pipelines.train import split_inputs
-from tasklab.tasks import get_task
 
+from tasklab.core import io
+from tasklab.core.config import load_config
+from tasklab.data import load_dataset
+from tasklab.pipelines.run import export_run, run
+from tasklab.tasks import get_task
+from tasklab.training.train import split_inputs
 from tests.conftest import REPO, write_image
 
 TASKLAB = str(Path(sys.executable).with_name("tasklab"))
@@ -30,12 +30,12 @@ FAST_TIMING = ["export.latency_runs=5", "explain.methods=[]"]
 
 
 def runner(*args: str, check_no_tensorflow: bool = True) -> subprocess.CompletedProcess:
-    """Runs `python -m tasklab.export.run ARGS` and, by default, fails if it imported TensorFlow."""
+    """Runs `python -m tasklab.edge ARGS` and, by default, fails if it imported TensorFlow."""
     code = (
         "import runpy, sys\n"
-        f"sys.argv = ['tasklab.export.run', *{list(args)!r}]\n"
+        f"sys.argv = ['tasklab.edge', *{list(args)!r}]\n"
         "try:\n"
-        "    runpy.run_module('tasklab.export.run', run_name='__main__')\n"
+        "    runpy.run_module('tasklab.edge', run_name='__main__')\n"
         "finally:\n"
         "    if 'tensorflow' in sys.modules:\n"
         "        print('TENSORFLOW WAS IMPORTED', file=sys.stderr)\n"
@@ -132,7 +132,7 @@ def test_the_bundle_runs_alone_with_its_own_runner(digits_run, tmp_path):
         "except SystemExit as exit:\n"
         "    status = exit.code\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] in\n"
-        "          ('tensorflow', 'keras', 'export', 'pipelines', 'tasks', 'baselines')]\n"
+        "          ('tensorflow', 'keras', 'tasklab')]\n"
         "print('LOADED', loaded, 'STATUS', status)\n"
     )
     done = subprocess.run(
@@ -225,7 +225,7 @@ def test_failing_int8_is_triaged_and_strict_export_exits_1(digits_run, tmp_path)
 
 
 def test_export_refuses_other_settings_and_non_runs(digits_run, tmp_path):
-    from tasklab.pipelines.config import ConfigError
+    from tasklab.core.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"Only export\.\* settings"):
         export_run(digits_run, ["train.epochs=3"])

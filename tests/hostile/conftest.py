@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tasklab.pipelines.config import load_config
-from tasklab.pipelines.run import run
 
+from tasklab.core.config import load_config
+from tasklab.pipelines.run import run
 from tests.hostile.harness import digest
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tasklab.pipelines.cli import main as tasklab_main
 
-EDGE_RUNNER = [sys.executable, "-m", "tasklab.export.run"]
+EDGE_RUNNER = [sys.executable, "-m", "tasklab.edge"]
 TASKLAB = [sys.executable, "-m", "tasklab.pipelines.cli"]
 # Enough for Python, numpy, PIL and LiteRT (the edge runner); a config check loads no TensorFlow.
 SMALL_ADDRESS_SPACE = 2 << 30
@@ -61,8 +61,8 @@ def cli(capfd, *argv: str) -> Outcome:
 
 
 def edge(capfd, *argv: str) -> Outcome:
-    """Runs the edge runner (`python -m tasklab.export.run ARGV...`) in this process."""
-    from tasklab.export.run import main as edge_main
+    """Runs the edge runner (`python -m tasklab.edge ARGV...`) in this process."""
+    from tasklab.edge import main as edge_main
 
     try:
         status = edge_main(list(argv))

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.io import wavfile
-from tasklab.export.audio_io import MAX_AUDIO_BYTES, AudioError, AudioWarning, read_audio
-from tasklab.pipelines.config import AudioConfig, DataConfig
-from tasklab.pipelines.data import load_dataset
 
+from tasklab.core.config import AudioConfig, DataConfig
+from tasklab.data import load_dataset
+from tasklab.edge.audio_io import MAX_AUDIO_BYTES, AudioError, AudioWarning, read_audio
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tasklab.pipelines import io
-from tasklab.pipelines.config import DataConfig
-from tasklab.pipelines.data import load_dataset
 
+from tasklab.core import io
+from tasklab.core.config import DataConfig
+from tasklab.data import load_dataset
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

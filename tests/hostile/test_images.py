@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tasklab.pipelines.config import DataConfig
-from tasklab.pipelines.data import load_dataset
 
+from tasklab.core.config import DataConfig
+from tasklab.data import load_dataset
 from tests.conftest import class_pattern, write_image
 from tests.hostile.harness import (
     TASKLAB,

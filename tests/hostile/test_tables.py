@@ -6,9 +6,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from tasklab.export.run import main as edge_main
-from tasklab.pipelines import io
-from tasklab.pipelines.config import parse_config
+
+from tasklab.core import io
+from tasklab.core.config import parse_config
+from tasklab.edge import main as edge_main
 from tasklab.pipelines.run import run
 
 # XGBoost refuses '[', ']' and '<' in feature names; matplotlib reads '$...$' as math.

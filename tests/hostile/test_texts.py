@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from tasklab.export.edge_inputs import MAX_TEXT_BYTES, EdgeInputError, read_text
-from tasklab.pipelines.config import DataConfig
-from tasklab.pipelines.data import load_dataset
 
+from tasklab.core.config import DataConfig
+from tasklab.data import load_dataset
+from tasklab.edge.edge_inputs import MAX_TEXT_BYTES, EdgeInputError, read_text
 from tests.hostile.harness import (
     TASKLAB,
     TENSORFLOW_ADDRESS_SPACE,

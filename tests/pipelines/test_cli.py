@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tasklab.pipelines import io
-from tasklab.pipelines.cli import main
 
+from tasklab.core import io
+from tasklab.pipelines.cli import main
 from tests.conftest import REPO
 
 TASKLAB = str(Path(sys.executable).with_name("tasklab"))

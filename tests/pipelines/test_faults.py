@@ -13,11 +13,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from tasklab.pipelines import io, train
-from tasklab.pipelines.io import ArtifactWriteError
-from tasklab.pipelines.run import run
-from tasklab.pipelines.train import TrainingDiverged
 
+from tasklab.core import io, train
+from tasklab.core.io import ArtifactWriteError
+from tasklab.pipelines.run import run
+from tasklab.training.train import TrainingDiverged
 from tests.conftest import REPO
 from tests.pipelines.test_cli import TASKLAB, tasklab
 from tests.pipelines.test_run import digits_config

@@ -6,10 +6,10 @@ import re
 import pytest
 import yaml
 from markupsafe import escape
-from tasklab.pipelines import io
-from tasklab.pipelines.config import dump_config, load_config
-from tasklab.pipelines.report import format_size, used_config, write_report
 
+from tasklab.core import io
+from tasklab.core.config import dump_config, load_config
+from tasklab.pipelines.report import format_size, used_config, write_report
 from tests.conftest import REPO
 
 EVIL = "<script>alert('x')</script>"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from tasklab.pipelines import io
-from tasklab.pipelines.config import load_config
-from tasklab.pipelines.run import run
 
+from tasklab.core import io
+from tasklab.core.config import load_config
+from tasklab.pipelines.run import run
 from tests.conftest import REPO
 
 WIDTH, HEIGHT = 1000, 800

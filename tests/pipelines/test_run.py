@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 import yaml
-from tasklab.pipelines import io, train
-from tasklab.pipelines.config import load_config, parse_config
-from tasklab.pipelines.run import run
 
+from tasklab.core import io, train
+from tasklab.core.config import load_config, parse_config
+from tasklab.pipelines.run import run
 from tests.conftest import REPO
 
 

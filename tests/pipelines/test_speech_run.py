@@ -7,12 +7,13 @@ import json
 import keras
 import numpy as np
 from scipy.io import wavfile
-from tasklab.export.edge_inputs import load_audio
-from tasklab.export.run import EdgeBundle
-from tasklab.export.run import main as edge_main
-from tasklab.pipelines import io
-from tasklab.pipelines.config import parse_config
-from tasklab.pipelines.data import load_dataset
+
+from tasklab.core import io
+from tasklab.core.config import parse_config
+from tasklab.data import load_dataset
+from tasklab.edge import EdgeBundle
+from tasklab.edge import main as edge_main
+from tasklab.edge.edge_inputs import load_audio
 from tasklab.pipelines.run import run
 
 

@@ -6,13 +6,13 @@ import csv
 import json
 
 import numpy as np
-from tasklab.export.run import EdgeBundle
-from tasklab.export.run import main as edge_main
-from tasklab.pipelines import io
-from tasklab.pipelines.config import parse_config
-from tasklab.pipelines.run import run
 
-from tests.pipelines.data.test_text import make_texts
+from tasklab.core import io
+from tasklab.core.config import parse_config
+from tasklab.edge import EdgeBundle
+from tasklab.edge import main as edge_main
+from tasklab.pipelines.run import run
+from tests.data.test_text import make_texts
 
 SCRIPT = "<script>alert(1)</script>"
 

@@ -4,10 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tasklab.pipelines.config import ConfigError, parse_model_config
-from tasklab.pipelines.data.base import DataSpec, array_split
-from tasklab.pipelines.train import make_input
+
+from tasklab.core.config import ConfigError, parse_model_config
+from tasklab.data.base import DataSpec, array_split
 from tasklab.tasks import get_task
+from tasklab.training.train import make_input
 
 GRAY_8 = DataSpec(kind="image", class_names=("a", "b"), example_shape=(8, 8, 1))
 

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tasklab.pipelines.config import AudioConfig, ConfigError, parse_model_config
-from tasklab.pipelines.data.audio import audio_spec
+
+from tasklab.core.config import AudioConfig, ConfigError, parse_model_config
+from tasklab.data.audio import audio_spec
 from tasklab.tasks.keyword_spotting import (
     SPECTROGRAM_LAYER,
     KeywordSpotting,

@@ -8,9 +8,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tasklab.pipelines.config import ConfigError, TokenizerConfig, parse_model_config
-from tasklab.pipelines.data.base import DataSpec
-from tasklab.pipelines.data.text import fit_text_schema
+
+from tasklab.core.config import ConfigError, TokenizerConfig, parse_model_config
+from tasklab.data.base import DataSpec
+from tasklab.data.text import fit_text_schema
 from tasklab.tasks import get_task
 
 TEXTS = ["the cat sat", "a dog ran far away", "birds fly high above the trees", "fish swim"]
