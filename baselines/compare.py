@@ -41,20 +41,19 @@ from tasklab.baselines.stats import (
 )
 from tasklab.baselines.text import TextXGBoost
 from tasklab.baselines.xgboost_model import (
-    BASELINES_DIR,
     XGBoostClassifier,
     XGBoostRegressor,
 )
 from tasklab.core.config import ConfigError, RunConfig, TrainConfig
 from tasklab.core.evaluate import primary_score
 from tasklab.core.progress import Progress, format_duration
+from tasklab.core.run_dir import RunDir
 from tasklab.data.base import Dataset, split_indices
 from tasklab.tasks.base import Task
 from tasklab.training.train import RefitTrainer, make_input
 
 logger = logging.getLogger(__name__)
 
-BASELINES_FILE = "baselines.json"
 KERAS = "keras"
 _PERCENT_METRICS = ("accuracy", "macro_f1")
 
@@ -540,9 +539,9 @@ def _predict(model, features, problem: str) -> np.ndarray:
 def _size_bytes(name: str, model, run_dir: Path) -> int:
     """XGBoost: its saved JSON file (plus its TF-IDF); others: their fitted state as pickled."""
     if isinstance(model, XGBoostClassifier | XGBoostRegressor):
-        return model.save_json(run_dir / BASELINES_DIR / f"{name}.json").stat().st_size
+        return model.save_json(RunDir(run_dir).baseline_models / f"{name}.json").stat().st_size
     if isinstance(model, TextXGBoost):
-        trees = model.trees_.save_json(run_dir / BASELINES_DIR / f"{name}.json")
+        trees = model.trees_.save_json(RunDir(run_dir).baseline_models / f"{name}.json")
         return trees.stat().st_size + fitted_bytes(model.features_)
     return fitted_bytes(model)
 

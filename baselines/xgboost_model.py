@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tasklab.core import io
+from tasklab.core.run_dir import RunDir
 
 _CLASSES_ATTRIBUTE = "tasklab_classes"
 _COLUMNS_ATTRIBUTE = "tasklab_columns"
@@ -30,7 +31,6 @@ _MIN_ROWS_FOR_EARLY_STOPPING = 20
 
 
 # Where a run keeps its fitted baselines (XGBoost in its own JSON format).
-BASELINES_DIR = "baselines"
 
 
 class _EarlyStoppingXGBoost(BaseEstimator):
@@ -238,7 +238,7 @@ class XGBoostRegressor(RegressorMixin, _EarlyStoppingXGBoost):
 
 def xgboost_baseline_path(run_dir: Path) -> Path:
     """Where a run keeps its fitted XGBoost baseline (XGBoost's own JSON format)."""
-    return Path(run_dir) / BASELINES_DIR / "xgboost.json"
+    return RunDir(run_dir).xgboost
 
 
 def load_xgboost_baseline(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tasklab.core import io
+from tasklab.core.run_dir import RunDir
 from tasklab.pipelines.run import package_versions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ class Finished:
 
     def metrics(self) -> dict[str, Any]:
         """The run's `metrics.json`."""
-        return io.read_json(self.run_dir / "metrics.json")
+        return io.read_json(RunDir(self.run_dir).metrics)
 
 
 def run_command(args: list[str], cwd: Path = REPO) -> Finished:

@@ -26,14 +26,15 @@ from typing import Any
 
 from bench.common import tasklab, write_result
 from tasklab.core import io
+from tasklab.core.run_dir import RunDir
 
 
 def measure(config: str, settings: list[str], runs_dir: Path) -> dict[str, Any]:
     """Runs one config end to end; returns its wall time, training time, stages and verdict."""
     done = tasklab("run", config, settings, runs_dir)
     metrics = done.metrics()
-    manifest = io.read_json(done.run_dir / "manifest.json")
-    comparison_file = done.run_dir / "baselines.json"
+    manifest = io.read_json(RunDir(done.run_dir).manifest)
+    comparison_file = RunDir(done.run_dir).baselines
     comparison = io.read_json(comparison_file) if comparison_file.is_file() else {}
     keras_cv = next(
         (m.get("cv") for m in comparison.get("models", []) if m["name"] == "keras"), None

@@ -32,6 +32,7 @@ from scipy import stats
 from bench.common import tasklab, write_result
 from bench.images import folder_config, write_shapes_folder
 from tasklab.core import io
+from tasklab.core.run_dir import RunDir
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
@@ -62,7 +63,7 @@ def measure(size: int, epochs: int, tmp: Path) -> dict:
     config = folder_config(root, tmp / f"shapes-{size}.yaml", epochs, name=f"shapes{size}")
     done = tasklab("run", config, [], tmp / "runs")
     metrics = done.metrics()
-    history = io.read_json(done.run_dir / "history.json")
+    history = io.read_json(RunDir(done.run_dir).history)
     return {
         "images": size,
         "train_examples": metrics["splits"]["train"],

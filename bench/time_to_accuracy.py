@@ -29,6 +29,7 @@ from bench.common import REPO, tasklab, write_result
 from tasklab.baselines.models import BASELINES
 from tasklab.core import io
 from tasklab.core.config import load_config
+from tasklab.core.run_dir import RunDir
 from tasklab.tasks import get_task
 
 CONFIGS = REPO / "configs"
@@ -71,7 +72,7 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
     primary = metrics["primary_metric"]
     fitted = {"fit_seconds": None, "metrics": {primary: None}}
     if baseline:
-        comparison = io.read_json(done.run_dir / "baselines.json")
+        comparison = io.read_json(RunDir(done.run_dir).baselines)
         fitted = next(model for model in comparison["models"] if model["name"] == baseline)
     reached = metrics["target_reached"]
     row = {
@@ -91,7 +92,7 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
         "run_wall_seconds": round(done.wall_seconds, 1),
         "run_peak_rss_mib": round(done.peak_rss_mib),
     }
-    export_file = done.run_dir / "export.json"
+    export_file = RunDir(done.run_dir).export
     edge = edge_rows(name, io.read_json(export_file)) if export_file.is_file() else None
     return row, edge
 

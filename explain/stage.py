@@ -39,6 +39,7 @@ from tasklab.core import io
 from tasklab.core.config import ConfigError, ExplainConfig, RunConfig
 from tasklab.core.progress import Progress
 from tasklab.core.registry import closest_hint
+from tasklab.core.run_dir import RunDir
 from tasklab.data import Dataset
 from tasklab.data.text import TEXT_COLUMN
 from tasklab.edge.text_tokens import TextTokenizer
@@ -62,8 +63,6 @@ from tasklab.training.train import make_input, sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
 
-EXPLAIN_FILE = "explain.json"
-EXPLAIN_DIR = "explain"
 MAX_SHOWN = 8  # Examples per overlay figure (correct, then misclassified).
 MAX_HIGHLIGHTED_UNITS = 400  # Words or characters of a text shown highlighted in the report.
 
@@ -222,7 +221,7 @@ def explain_model(
         logger.info("Explain: %s %s", name, summary_line(entry))
         progress.advance(f"{name} done")
 
-    staging = run_dir / f".{EXPLAIN_DIR}.partial"
+    staging = run_dir / f".{RunDir.EXPLAIN_PLOTS}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     io.make_dir(staging)
     result = {
@@ -239,8 +238,8 @@ def explain_model(
     if task.explain_input == "spectrogram" and attributions:
         pictures = subjects.get(EXPLAINERS.get(next(iter(attributions)))).inputs
     result["plots"] = write_plots(staging, result, attributions, examples, task, dataset, pictures)
-    io.replace_dir(staging, run_dir / EXPLAIN_DIR)
-    io.write_json(run_dir / EXPLAIN_FILE, result)
+    io.replace_dir(staging, RunDir(run_dir).explain_plots)
+    io.write_json(RunDir(run_dir).explain, result)
     return result
 
 
@@ -696,7 +695,7 @@ def write_plots(
     for name, png in figures.items():
         if png is not None:
             io.write_bytes(folder / f"{name}.png", png)
-            written[name] = f"{EXPLAIN_DIR}/{name}.png"
+            written[name] = f"{RunDir.EXPLAIN_PLOTS}/{name}.png"
     return written
 
 

@@ -36,9 +36,10 @@ from tasklab.core import io
 from tasklab.core.config import ExportConfig, RunConfig
 from tasklab.core.evaluate import Evaluation
 from tasklab.core.progress import Progress
+from tasklab.core.run_dir import RunDir
 from tasklab.data import Dataset
 from tasklab.data.base import Split
-from tasklab.edge import PREPROCESSING_FILE
+from tasklab.edge.bundle_spec import PREPROCESSING_FILE
 from tasklab.edge.litert import LiteRTModel, time_calls
 from tasklab.export.bundle import write_runner
 from tasklab.export.convert import check_builtin_ops, convert, export_saved_model, operators
@@ -56,9 +57,6 @@ from tasklab.training.train import sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FILE = "export.json"
-BUNDLE_DIR = "export"
-SAVED_MODEL_DIR = "saved_model"
 LABELS_FILE = "labels.txt"
 # The quantization triage's retries, in the order tried.
 FRONT_END_RETRY = "int8_float_frontend"  # Only for tasks whose models have a signal front end.
@@ -110,8 +108,8 @@ def export_model(
         len(test_inputs),
         len(representative),
     )
-    staging = run_dir / f".{BUNDLE_DIR}.partial"
-    saved_model_staging = run_dir / f".{SAVED_MODEL_DIR}.partial"
+    staging = run_dir / f".{RunDir.BUNDLE}.partial"
+    saved_model_staging = run_dir / f".{RunDir.SAVED_MODEL}.partial"
     for partial in (staging, saved_model_staging):
         shutil.rmtree(partial, ignore_errors=True)
     io.make_dir(staging)
@@ -144,10 +142,10 @@ def export_model(
         staging / PREPROCESSING_FILE, preprocessing_spec(task, config, test_inputs, variants)
     )
     write_runner(staging)
-    io.replace_dir(staging, run_dir / BUNDLE_DIR)
-    io.replace_dir(saved_model_staging, run_dir / SAVED_MODEL_DIR)
+    io.replace_dir(staging, RunDir(run_dir).bundle)
+    io.replace_dir(saved_model_staging, RunDir(run_dir).saved_model)
     result = {
-        "bundle": BUNDLE_DIR,
+        "bundle": RunDir.BUNDLE,
         "test_examples": len(test_inputs),
         "calibration_examples": len(representative),
         "num_threads": export_config.num_threads,
@@ -155,14 +153,14 @@ def export_model(
         "higher_is_better": keras_evaluation.higher_is_better,
         "keras": {
             "metrics": keras_evaluation.metrics,
-            "size_bytes": (run_dir / "model.keras").stat().st_size,
+            "size_bytes": RunDir(run_dir).model.stat().st_size,
             **_prefixed(keras_latency(model, test_inputs[0], export_config.latency_runs)),
         },
         "xgboost": xgboost_latency(run_dir, task, dataset.test, export_config.latency_runs),
         "variants": variants,
         "all_passed": all(entry["passed"] for entry in variants),
     }
-    io.write_json(run_dir / EXPORT_FILE, result)
+    io.write_json(RunDir(run_dir).export, result)
     return result
 
 
@@ -260,7 +258,7 @@ class _VariantContext:
         )
         return {
             "name": name,
-            "path": f"{BUNDLE_DIR}/{path.name}",
+            "path": f"{RunDir.BUNDLE}/{path.name}",
             "size_bytes": len(content),
             "builtin_ops_only": builtin_only,
             "ops": sorted({op.name for op in operators(content)}),

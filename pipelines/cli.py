@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from tasklab.core.errors import UserError
 from tasklab.core.native_logs import filtered_stderr
+from tasklab.core.run_dir import RunDir
 
 EXIT_USAGE = 2
 EXIT_GATE = 1
@@ -217,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     low, high = metrics["intervals"][primary]
     print(
         f"test {primary} {metrics['test'][primary]:.4f} (95% CI {low:.4f}-{high:.4f}); "
-        f"report: {result.run_dir / 'report.html'}"
+        f"report: {RunDir(result.run_dir).report}"
     )
     print(result.run_dir)
     return 0

@@ -9,6 +9,8 @@ import jinja2
 import matplotlib
 import yaml
 
+from tasklab.core.run_dir import RunDir
+
 matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,25 +21,23 @@ from tasklab.core.figures import figure_png, plot_label
 from tasklab.core.yaml_text import parse_yaml
 from tasklab.edge.bundle_spec import PREPROCESSING_FILE
 
-REPORT_FILE = "report.html"
-PLOTS_DIR = "plots"
 BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 
 
 # The keys of each JSON artifact the report reads without a default (written by every run).
 REQUIRED_KEYS = {
-    "metrics.json": (
+    RunDir.METRICS: (
         "task", "dataset", "model", "strategy", "replicas", "seed", "primary_metric",
         "higher_is_better", "test", "intervals", "per_class", "confusion_matrix", "class_names",
         "splits", "epochs_run", "best_epoch", "stopped_early", "train_seconds",
         "examples_per_second", "data_notes",
     ),
-    "manifest.json": ("status", "versions"),
-    "baselines.json": ("models", "test", "verdict", "primary_metric", "higher_is_better"),
-    "export.json": ("variants", "bundle", "all_passed"),
-    "explain.json": ("methods", "examples"),
+    RunDir.MANIFEST: ("status", "versions"),
+    RunDir.BASELINES: ("models", "test", "verdict", "primary_metric", "higher_is_better"),
+    RunDir.EXPORT: ("variants", "bundle", "all_passed"),
+    RunDir.EXPLAIN: ("methods", "examples"),
 }  # fmt: skip
-_OPTIONAL = ("baselines.json", "export.json", "explain.json")
+_OPTIONAL = (RunDir.BASELINES, RunDir.EXPORT, RunDir.EXPLAIN)
 # What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
 _RENDER_FAILURES = (
     KeyError,
@@ -71,7 +71,7 @@ def write_report(run_dir: str | Path) -> Path:
             (naming the file), or holds a value the report cannot show.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "metrics.json").is_file():
+    if not RunDir(run_dir).metrics.is_file():
         raise FileNotFoundError(
             f"'{run_dir}' holds no metrics.json: it is not a finished run directory. "
             "Pass the directory that `tasklab run` printed."
@@ -93,19 +93,19 @@ def write_report(run_dir: str | Path) -> Path:
             "restore them, or run the config again with `tasklab run`."
         ) from None
     for name, png in plots.items():
-        io.write_bytes(run_dir / PLOTS_DIR / f"{name}.png", png)
-    return io.write_text(run_dir / REPORT_FILE, html)
+        io.write_bytes(RunDir(run_dir).plots / f"{name}.png", png)
+    return io.write_text(RunDir(run_dir).report, html)
 
 
 def _render(run_dir: Path, records: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its plots (PNG bytes by name), written by neither."""
-    metrics, manifest = records["metrics.json"], records["manifest.json"]
-    comparison = records.get("baselines.json")
-    export = records.get("export.json")
-    explain = records.get("explain.json")
-    history_file = run_dir / "history.json"
+    metrics, manifest = records[RunDir.METRICS], records[RunDir.MANIFEST]
+    comparison = records.get(RunDir.BASELINES)
+    export = records.get(RunDir.EXPORT)
+    explain = records.get(RunDir.EXPLAIN)
+    history_file = RunDir(run_dir).history
     history = io.read_json(history_file) if history_file.is_file() else []
-    config_file = run_dir / "config.yaml"
+    config_file = RunDir(run_dir).config
     plots = {
         "learning_curves": learning_curves_png(history),
         "confusion_matrix": confusion_matrix_png(

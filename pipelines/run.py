@@ -27,7 +27,6 @@ import keras
 import tensorflow as tf
 
 from tasklab.baselines.compare import (
-    BASELINES_FILE,
     KerasHeldOut,
     applicable_baselines,
     compare_models,
@@ -43,6 +42,7 @@ from tasklab.core.config import (
 from tasklab.core.errors import UserError
 from tasklab.core.evaluate import Evaluation
 from tasklab.core.progress import progress_logging
+from tasklab.core.run_dir import RunDir
 from tasklab.core.yaml_text import YAMLInputError, read_yaml_file
 from tasklab.data import DataError, Dataset, load_dataset
 from tasklab.explain.stage import explain_model, resolve_methods
@@ -53,7 +53,6 @@ from tasklab.tasks.base import Task
 from tasklab.training.loop import finish_together, fit_distributed
 from tasklab.training.strategy import StrategyInfo, make_strategy
 from tasklab.training.train import (
-    BACKUP_DIR,
     TrainResult,
     build_compiled_model,
     first_reaching,
@@ -64,10 +63,6 @@ from tasklab.training.train import (
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_FILE = "manifest.json"
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.yaml"
-MODEL_FILE = "model.keras"
 _PACKAGES = (
     "tasklab",
     "tensorflow",
@@ -141,21 +136,21 @@ def _run(config: RunConfig, runs_dir: Path, fresh: bool) -> RunResult:
         run_dir = create_run_dir(Path(runs_dir), config.name)
         lock = io.DirectoryLock(run_dir)
         lock.acquire()  # A new directory: no other process knows it yet.
-        io.write_text(run_dir / CONFIG_FILE, config_yaml)
+        io.write_text(RunDir(run_dir).config, config_yaml)
     try:
         manifest = start_manifest(config, run_dir, resumed)
         try:
             metrics = _run_stages(config, run_dir, manifest, strategy, strategy_info)
             # `complete` is the report's to show; if the report then fails, the run has not.
             manifest.update(status="complete", finished=_now())
-            io.write_json(run_dir / MANIFEST_FILE, manifest)
+            io.write_json(RunDir(run_dir).manifest, manifest)
             logger.info("Writing the report")
             write_report(run_dir)
         except BaseException as error:
             manifest.update(
                 status="failed", error=f"{type(error).__name__}: {error}", finished=_now()
             )
-            io.write_json(run_dir / MANIFEST_FILE, manifest)
+            io.write_json(RunDir(run_dir).manifest, manifest)
             raise
     finally:
         lock.release()
@@ -223,7 +218,7 @@ def _run_stages(
         data_fingerprint=dataset.fingerprint,
         splits=dataset.split_sizes(),
     )
-    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    io.write_json(RunDir(run_dir).manifest, manifest)
 
     task = task_cls(config.model, dataset.spec)
     model = build_compiled_model(task, dataset, config.train, strategy)
@@ -246,7 +241,7 @@ def _run_stages(
     if strategy_info.uses_custom_loop or precision != "float32":
         model = float32_copy(task, model)
     manifest["resumed_from_epoch"] = trained.initial_epoch or None
-    with io.atomic_path(run_dir / MODEL_FILE) as tmp:
+    with io.atomic_path(RunDir(run_dir).model) as tmp:
         model.save(tmp)
 
     logger.info("Evaluating on the test split")
@@ -259,7 +254,7 @@ def _run_stages(
     metrics = build_metrics(
         config, dataset, strategy_info, trained, evaluation, precision, model.count_params()
     )
-    io.write_json(run_dir / METRICS_FILE, metrics)
+    io.write_json(RunDir(run_dir).metrics, metrics)
 
     if baselines:
         logger.info("Comparing with the baselines %s", baselines)
@@ -269,14 +264,14 @@ def _run_stages(
             metrics=evaluation.metrics,
             intervals=evaluation.intervals,
             fit_seconds=trained.train_seconds,
-            size_bytes=(run_dir / MODEL_FILE).stat().st_size,
+            size_bytes=RunDir(run_dir).model.stat().st_size,
             primary=evaluation.primary,
             higher_is_better=evaluation.higher_is_better,
             epochs_run=trained.epochs_run,
         )
         with timed(manifest, "comparison"):
             comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
-        io.write_json(run_dir / BASELINES_FILE, comparison)
+        io.write_json(RunDir(run_dir).baselines, comparison)
         logger.info("Verdict: %s", comparison["verdict"])
 
     if explain_methods:
@@ -392,7 +387,7 @@ def load_finished_run(
         The model, task, dataset and config of the run.
     """
     run_dir = Path(run_dir)
-    for required in (CONFIG_FILE, MANIFEST_FILE, MODEL_FILE):
+    for required in (RunDir.CONFIG, RunDir.MANIFEST, RunDir.MODEL):
         if not (run_dir / required).is_file():
             raise FileNotFoundError(
                 f"'{run_dir}' holds no {required}: it is not a trained run directory. "
@@ -403,7 +398,7 @@ def load_finished_run(
         raise ConfigError(
             f"Only {section}.* settings can change after training. Received: {others}."
         )
-    config_file = run_dir / CONFIG_FILE
+    config_file = RunDir(run_dir).config
     try:
         raw = read_yaml_file(config_file, f"The run's config '{config_file}'")
     except YAMLInputError as error:
@@ -418,14 +413,14 @@ def load_finished_run(
         check(config)
     task_cls = get_task(config.task)
     dataset = load_task_data(config, task_cls)
-    recorded = io.read_json(run_dir / MANIFEST_FILE).get("data_fingerprint")
+    recorded = io.read_jsonRunDir(run_dir).manifest.get("data_fingerprint")
     if recorded and recorded != dataset.fingerprint:
         raise DataError(
             f"The data at {config.data.uri} changed since the run (fingerprint "
             f"{dataset.fingerprint} vs {recorded}), so its test split is not the run's. "
             "Start a new run on the current data."
         )
-    model = load_model_file(run_dir / MODEL_FILE)
+    model = load_model_file(RunDir(run_dir).model)
     return FinishedRun(model, task_cls(config.model, dataset.spec), dataset, config, run_dir)
 
 
@@ -538,9 +533,9 @@ def find_interrupted_run(
         The run directory and its lock (held by this process), or None.
     """
     for candidate in sorted(runs_dir.glob(f"{name}-*"), reverse=True):
-        config_file, manifest_file = candidate / CONFIG_FILE, candidate / MANIFEST_FILE
+        config_file, manifest_file = RunDir(candidate).config, RunDir(candidate).manifest
         if not (
-            config_file.is_file() and manifest_file.is_file() and (candidate / BACKUP_DIR).is_dir()
+            config_file.is_file() and manifest_file.is_file() and RunDir(candidate).backup.is_dir()
         ):
             continue
         if config_file.read_text(encoding="utf-8") != config_yaml:
@@ -556,7 +551,7 @@ def find_interrupted_run(
 
 def start_manifest(config: RunConfig, run_dir: Path, resumed: bool) -> dict[str, Any]:
     """Writes the initial `manifest.json` (status `running`) and returns it for updating."""
-    previous = io.read_json(run_dir / MANIFEST_FILE) if resumed else {}
+    previous = io.read_json(RunDir(run_dir).manifest) if resumed else {}
     manifest = {
         "status": "running",
         "run_dir": str(run_dir),
@@ -571,7 +566,7 @@ def start_manifest(config: RunConfig, run_dir: Path, resumed: bool) -> dict[str,
         "versions": package_versions(),
         "platform": platform.platform(),
     }
-    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    io.write_json(RunDir(run_dir).manifest, manifest)
     return manifest
 
 

@@ -48,14 +48,11 @@ import tensorflow as tf
 from tasklab.core import io
 from tasklab.core.config import ConfigError, TrainConfig
 from tasklab.core.progress import Progress as EpochLines
+from tasklab.core.run_dir import RunDir
 from tasklab.data.base import Dataset
 from tasklab.tasks.base import Task
 from tasklab.training.strategy import StrategyInfo
 from tasklab.training.train import (
-    BACKUP_DIR,
-    BEST_MODEL_FILE,
-    HISTORY_FILE,
-    LOGS_DIR,
     TrainingClock,
     TrainingDiverged,
     TrainResult,
@@ -340,7 +337,7 @@ def _end_epoch(
         f"epoch {epoch + 1}/{config.epochs}: {epoch_summary(logs)}",
     )
     chief.history.append({"epoch": epoch + 1, **logs, "seconds": chief.clock.seconds()})
-    io.write_json(chief.run_dir / HISTORY_FILE, chief.history)
+    io.write_json(RunDir(chief.run_dir).history, chief.history)
     write_epoch_scalars(chief.writers, logs, epoch)
 
     progress = chief.progress
@@ -349,7 +346,7 @@ def _end_epoch(
     if progress.best_val_loss is None or val_loss < progress.best_val_loss:
         progress.best_val_loss, progress.best_epoch, progress.wait = val_loss, epoch + 1, 0
         chief.best_weights = model.get_weights()
-        with io.atomic_path(chief.run_dir / BEST_MODEL_FILE) as tmp:
+        with io.atomic_path(RunDir(chief.run_dir).best_model) as tmp:
             float32_copy(task, model).save(tmp)
     else:
         progress.wait += 1
@@ -359,7 +356,7 @@ def _end_epoch(
     if config.target is not None and config.target.reached(logs):
         progress.reached_target = True
         print(config.target.stop_message(epoch + 1), flush=True)
-    write_backup(chief.run_dir / BACKUP_DIR, progress, state, chief.best_weights)
+    write_backup(RunDir(chief.run_dir).backup, progress, state, chief.best_weights)
     return progress.stopped_early or progress.reached_target
 
 
@@ -367,12 +364,12 @@ def _start_chief(run_dir: Path, model: keras.Model, state: list, epochs: int) ->
     """Loads the run's backup (if any) into the model and optimizer; opens the logs."""
     progress, best = Progress(), None
     make_training_dirs(run_dir)
-    loaded = read_backup(run_dir / BACKUP_DIR, state)
+    loaded = read_backup(RunDir(run_dir).backup, state)
     if loaded is not None:
         progress, values, best = loaded
         _assign(state, values)
-    history = history_until(run_dir / HISTORY_FILE, progress.epoch)
-    writers = open_scalar_writers(run_dir / LOGS_DIR)
+    history = history_until(RunDir(run_dir).history, progress.epoch)
+    writers = open_scalar_writers(RunDir(run_dir).logs)
     eta = EpochLines("Training", epochs - progress.epoch, logger, min_interval=0)
     return Chief(
         run_dir, progress, history, best, writers, TrainingClock(history), eta, progress.epoch
@@ -383,7 +380,7 @@ def _finish_chief(chief: Chief) -> None:
     for writer in chief.writers.values():
         writer.close()
     # Training finished: the backup is spent (as Keras' BackupAndRestore removes its own).
-    shutil.rmtree(chief.run_dir / BACKUP_DIR, ignore_errors=True)
+    shutil.rmtree(RunDir(chief.run_dir).backup, ignore_errors=True)
 
 
 def write_backup(

@@ -23,16 +23,13 @@ from tasklab.core.config import ConfigError, StopAt, TrainConfig
 from tasklab.core.errors import UserError
 from tasklab.core.progress import Progress
 from tasklab.core.registry import closest_hint
+from tasklab.core.run_dir import RunDir
 from tasklab.data.base import Dataset, Split
 from tasklab.tasks.base import Task
 from tasklab.training.strategy import replica_devices
 
 logger = logging.getLogger(__name__)
 
-HISTORY_FILE = "history.json"
-BEST_MODEL_FILE = "checkpoints/best.keras"
-BACKUP_DIR = "backup"
-LOGS_DIR = "logs"
 _SPLITS = ("train", "validation")
 
 
@@ -702,7 +699,7 @@ def make_training_dirs(run_dir: Path) -> None:
     Raises:
         ArtifactWriteError: naming what is in the way.
     """
-    for directory in (BACKUP_DIR, LOGS_DIR, Path(BEST_MODEL_FILE).parent):
+    for directory in (RunDir.BACKUP, RunDir.LOGS, Path(RunDir.BEST_MODEL).parent):
         io.make_dir(run_dir / directory)
 
 
@@ -723,10 +720,10 @@ def build_callbacks(
         StopOnNonFiniteLoss(steps),
         # History before the backup: a resume drops history epochs past its backup, so a
         # failure between the two loses nothing.
-        HistoryRecorder(run_dir / HISTORY_FILE),
-        EpochBackup(str(run_dir / BACKUP_DIR)),
-        BestModelCheckpoint(run_dir / BEST_MODEL_FILE),
-        EpochScalars(run_dir / LOGS_DIR),
+        HistoryRecorder(RunDir(run_dir).history),
+        EpochBackup(str(RunDir(run_dir).backup)),
+        BestModelCheckpoint(RunDir(run_dir).best_model),
+        EpochScalars(RunDir(run_dir).logs),
         # Keras' own line would print past the log; `fit_model` logs the restored epoch.
         *early_stopping(config, verbose=0),
         *([StopAtTarget(target)] if target else []),

@@ -19,7 +19,7 @@ from PIL import Image
 from tasklab.core.config import parse_config
 from tasklab.data import load_dataset
 from tasklab.data.images import decode_image_file
-from tasklab.edge import EdgeBundle
+from tasklab.edge.run import EdgeBundle
 from tasklab.pipelines.run import run
 from tasklab.tasks import get_task
 from tests.conftest import class_pattern, write_image

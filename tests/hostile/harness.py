@@ -62,7 +62,7 @@ def cli(capfd, *argv: str) -> Outcome:
 
 def edge(capfd, *argv: str) -> Outcome:
     """Runs the edge runner (`python -m tasklab.edge ARGV...`) in this process."""
-    from tasklab.edge import main as edge_main
+    from tasklab.edge.run import main as edge_main
 
     try:
         status = edge_main(list(argv))

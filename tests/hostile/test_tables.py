@@ -9,7 +9,7 @@ import numpy as np
 
 from tasklab.core import io
 from tasklab.core.config import parse_config
-from tasklab.edge import main as edge_main
+from tasklab.edge.run import main as edge_main
 from tasklab.pipelines.run import run
 
 # XGBoost refuses '[', ']' and '<' in feature names; matplotlib reads '$...$' as math.

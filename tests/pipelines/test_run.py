@@ -10,6 +10,7 @@ import yaml
 
 from tasklab.core import io, train
 from tasklab.core.config import load_config, parse_config
+from tasklab.core.run_dir import RunDir
 from tasklab.pipelines.run import run
 from tests.conftest import REPO
 
@@ -188,11 +189,11 @@ def test_diabetes_regression_run(tmp_path):
 def test_a_run_another_process_is_working_in_is_not_resumed(tmp_path):
     """Two commands on one config: the second starts its own run rather than training in the
     first one's directory; once the first process is gone, its run can be resumed."""
-    from tasklab.pipelines.run import BACKUP_DIR, find_interrupted_run
+    from tasklab.pipelines.run import find_interrupted_run
 
     config_yaml = "name: digits\n"
     run_dir = tmp_path / "digits-20260101T000000Z"
-    (run_dir / BACKUP_DIR).mkdir(parents=True)
+    RunDir(run_dir).backup.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(config_yaml)
     io.write_json(run_dir / "manifest.json", {"status": "running"})
     other_process = io.DirectoryLock(run_dir)  # A second open file: flock sees another holder.

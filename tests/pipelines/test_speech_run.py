@@ -11,9 +11,9 @@ from scipy.io import wavfile
 from tasklab.core import io
 from tasklab.core.config import parse_config
 from tasklab.data import load_dataset
-from tasklab.edge import EdgeBundle
-from tasklab.edge import main as edge_main
 from tasklab.edge.edge_inputs import load_audio
+from tasklab.edge.run import EdgeBundle
+from tasklab.edge.run import main as edge_main
 from tasklab.pipelines.run import run
 
 

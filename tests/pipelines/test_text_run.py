@@ -9,8 +9,8 @@ import numpy as np
 
 from tasklab.core import io
 from tasklab.core.config import parse_config
-from tasklab.edge import EdgeBundle
-from tasklab.edge import main as edge_main
+from tasklab.edge.run import EdgeBundle
+from tasklab.edge.run import main as edge_main
 from tasklab.pipelines.run import run
 from tests.data.test_text import make_texts
 
