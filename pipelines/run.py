@@ -413,7 +413,7 @@ def load_finished_run(
         check(config)
     task_cls = get_task(config.task)
     dataset = load_task_data(config, task_cls)
-    recorded = io.read_jsonRunDir(run_dir).manifest.get("data_fingerprint")
+    recorded = io.read_json(RunDir(run_dir).manifest).get("data_fingerprint")
     if recorded and recorded != dataset.fingerprint:
         raise DataError(
             f"The data at {config.data.uri} changed since the run (fingerprint "

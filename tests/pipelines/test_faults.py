@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import pytest
 
-from tasklab.core import io, train
+from tasklab.core import io
 from tasklab.core.io import ArtifactWriteError
 from tasklab.pipelines.run import run
+from tasklab.training import train
 from tasklab.training.train import TrainingDiverged
 from tests.conftest import REPO
 from tests.pipelines.test_cli import TASKLAB, tasklab

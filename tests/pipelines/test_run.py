@@ -8,10 +8,11 @@ import pytest
 import tensorflow_datasets as tfds
 import yaml
 
-from tasklab.core import io, train
+from tasklab.core import io
 from tasklab.core.config import load_config, parse_config
 from tasklab.core.run_dir import RunDir
 from tasklab.pipelines.run import run
+from tasklab.training import train
 from tests.conftest import REPO
 
 
