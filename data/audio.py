@@ -20,7 +20,12 @@ import numpy as np
 
 from tasklab.core.config import AudioConfig, DataConfig
 from tasklab.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
-from tasklab.data.folder import ignored_note, index_class_folders, without_duplicates
+from tasklab.data.folder import (
+    ignored_note,
+    index_class_folders,
+    skip_unreadable,
+    without_duplicates,
+)
 from tasklab.edge.audio_io import (
     AUDIO_SUFFIXES,
     AudioError,
@@ -147,16 +152,7 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
     class_names, files, labels, ignored = index_class_folders(root, AUDIO_SUFFIXES, "WAV files")
     notes = ignored_note(ignored, root, ".wav")
     clips, kept, digests, corrupt, cropped = read_clips(files, config.audio)
-    if corrupt:
-        named = " ".join(why for _, why in corrupt[:5])
-        more = f" ({len(corrupt) - 5} more)" if len(corrupt) > 5 else ""
-        if not config.skip_corrupt:
-            raise DataError(
-                f"{len(corrupt)} audio file(s) in '{root}' could not be read: {named}{more} "
-                "Remove them, or set data.skip_corrupt: true to skip them."
-            )
-        logger.warning("Skipping %d unreadable audio file(s): %s", len(corrupt), named)
-        notes.append(f"Skipped {len(corrupt)} unreadable audio file(s): {named}{more}")
+    notes += skip_unreadable(corrupt, root, "audio", "could not be read", config.skip_corrupt)
     labels = labels[kept]
     lost = [name for index, name in enumerate(class_names) if not np.any(labels == index)]
     if lost:
@@ -181,13 +177,13 @@ def load_audio_folder(uri: str, path: str, config: DataConfig, seed: int) -> Dat
 
 def read_clips(
     files: list[Path], audio: AudioConfig
-) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[int, str]], np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str], np.ndarray]:
     """Reads every file as a clip, logging progress on long folders.
 
     Returns:
         The clips `(kept, clip_samples)` float32, the indices of the files
-        kept, a digest of each kept file's bytes, `(index, reason)` of each
-        unreadable file, and whether each clip was cropped.
+        kept, a digest of each kept file's bytes, why each unreadable file
+        could not be read (naming it), and whether each clip was cropped.
     """
     clips, kept, digests, corrupt, cropped = [], [], [], [], []
     last_log = time.monotonic()
@@ -196,10 +192,10 @@ def read_clips(
             content = read_audio_bytes(file)
             samples = decode_wav(content, audio.sample_rate, str(file))
         except OSError as error:
-            corrupt.append((index, f"'{file}' cannot be read ({error.strerror})."))
+            corrupt.append(f"'{file}' cannot be read ({error.strerror}).")
             continue
         except AudioError as error:
-            corrupt.append((index, str(error)))
+            corrupt.append(str(error))
             continue
         clip, was_cropped = fit_clip(samples, audio.clip_samples)
         clips.append(clip)

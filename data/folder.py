@@ -39,6 +39,7 @@ from tasklab.edge.image_io import (
 
 IMAGES = "PNG/JPEG images or BMP/GIF files"
 _MAX_NAMED = 10
+_MAX_REASONS = 5  # Whole reasons, each naming its file.
 
 logger = logging.getLogger(__name__)
 
@@ -445,6 +446,38 @@ def _check_no_empty_class(
             f"The class folder(s) {empty} in '{root}' hold no {what}{when}. "
             "Add some to them or remove the folders."
         )
+
+
+def skip_unreadable(
+    reasons: list[str], root: Path, what: str, failure: str, skip: bool
+) -> list[str]:
+    """Refuses a folder holding files that cannot be read, or (with `skip`) notes them.
+
+    Args:
+        reasons: one sentence per unreadable file, each naming it.
+        root: the folder.
+        what: the kind of file, e.g. "audio", for the note.
+        failure: the error's predicate, e.g. "could not be read".
+        skip: `data.skip_corrupt`.
+
+    Returns:
+        The note for the skipped files (empty if none).
+
+    Raises:
+        DataError: naming the first few files and both fixes, unless `skip`.
+    """
+    if not reasons:
+        return []
+    named = " ".join(reasons[:_MAX_REASONS])
+    extra = len(reasons) - _MAX_REASONS
+    more = f" ({extra:,} more)" if extra > 0 else ""
+    if not skip:
+        raise DataError(
+            f"{len(reasons)} {what} file(s) in '{root}' {failure}: {named}{more} "
+            "Remove them, or set data.skip_corrupt: true to skip them."
+        )
+    logger.warning("Skipping %d unreadable %s file(s): %s", len(reasons), what, named)
+    return [f"Skipped {len(reasons)} unreadable {what} file(s): {named}{more}"]
 
 
 def ignored_note(ignored: list[Path], root: Path, what: str) -> list[str]:

@@ -41,14 +41,13 @@ from tasklab.data.base import (
     find_duplicates,
     split_indices,
 )
-from tasklab.data.folder import ignored_note, index_class_folders, name_files
+from tasklab.data.folder import ignored_note, index_class_folders, name_files, skip_unreadable
 from tasklab.data.tabular import header_hint, read_csv_table
 from tasklab.edge.edge_inputs import TEXT_SUFFIXES, EdgeInputError, decode_text_file
 
 TEXT_COLUMN = "text"  # The column of a text split's baseline frame.
 _ADAPT_BATCH = 1024
 _MAX_NAMED = 10
-_MAX_SHOWN = 5  # Whole reasons, each naming its file.
 
 logger = logging.getLogger(__name__)
 
@@ -381,16 +380,9 @@ def load_text_folder(uri: str, path: str, config: DataConfig, seed: int) -> Data
         texts.append(text)
         kept_labels.append(class_names[label])
         names.append(str(file.relative_to(root)))
-    if unreadable:
-        named = " ".join(unreadable[:_MAX_SHOWN])
-        more = f" ({len(unreadable) - _MAX_SHOWN:,} more)" if len(unreadable) > _MAX_SHOWN else ""
-        if not config.skip_corrupt:
-            raise DataError(
-                f"{len(unreadable)} file(s) in '{root}' cannot be used as texts: {named}{more} "
-                "Remove them, or set data.skip_corrupt: true to skip them."
-            )
-        logger.warning("Skipping %d unreadable text file(s): %s", len(unreadable), named)
-        notes.append(f"Skipped {len(unreadable)} unreadable text file(s): {named}{more}")
+    notes += skip_unreadable(
+        unreadable, root, "text", "cannot be used as texts", config.skip_corrupt
+    )
     if replaced:
         notes.append(
             f"{len(replaced)} file(s) were not valid UTF-8; their undecodable bytes were replaced "
