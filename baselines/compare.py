@@ -29,25 +29,22 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
 from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
-from tasklab.baselines.stats import (
-    PairedTest,
-    corrected_resampled_t,
-    mcnemar_exact,
-    paired_t_5x2cv,
-    wilcoxon_errors,
-)
 from tasklab.baselines.text import TextXGBoost
 from tasklab.baselines.xgboost_model import (
     XGBoostClassifier,
     XGBoostRegressor,
 )
 from tasklab.core.config import ConfigError, RunConfig, TrainConfig
-from tasklab.core.evaluate import primary_score
+from tasklab.core.problems import Problem
 from tasklab.core.progress import Progress, format_duration
 from tasklab.core.run_dir import RunDir
+from tasklab.core.stats import (
+    PairedTest,
+    corrected_resampled_t,
+    paired_t_5x2cv,
+)
 from tasklab.data.base import Dataset, split_indices
 from tasklab.tasks.base import Task
 from tasklab.training.train import RefitTrainer, make_input
@@ -93,16 +90,17 @@ def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:
     """
     if config.baselines is None:
         return list(task_cls.default_baselines)
-    wrong = [
-        name for name in config.baselines if task_cls.data_kind not in BASELINES.get(name).inputs
-    ]
+
+    def fits(name: str) -> bool:
+        baseline = BASELINES.get(name)
+        return task_cls.data_kind in baseline.inputs and baseline.fits(task_cls.problem)
+
+    wrong = [name for name in config.baselines if not fits(name)]
     if wrong:
-        fitting = [
-            name for name in BASELINES.names() if task_cls.data_kind in BASELINES.get(name).inputs
-        ]
         raise ConfigError(
-            f"The baseline(s) {wrong} cannot take {task_cls.data_kind} inputs. Baselines for "
-            f"{task_cls.data_kind}: {fitting}."
+            f"The baseline(s) {wrong} cannot take {task_cls.data_kind} inputs for "
+            f"{task_cls.problem.name}. Baselines for the task '{task_cls.name}': "
+            f"{[name for name in BASELINES.names() if fits(name)]}."
         )
     return list(config.baselines)
 
@@ -192,8 +190,8 @@ def compare_models(
     if not names:
         return result
     best = next(entry for entry in leaderboard if entry["name"] != KERAS)
-    held_out_test = _held_out_test(
-        problem, test_y, held_out_outputs[KERAS], held_out_outputs[best["name"]]
+    held_out_test = problem.paired_test(
+        test_y, held_out_outputs[KERAS], held_out_outputs[best["name"]]
     )
     test, other_tests = held_out_test, []
     if cv is not None:
@@ -259,7 +257,7 @@ def score_baseline_held_out(
     )
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    outputs = _predict(model, features["test"], task.problem)
+    outputs = task.problem.estimator_outputs(model, features["test"])
     predict_seconds = time.perf_counter() - started
     evaluation = task.evaluate(targets["test"], outputs, seed)
     entry = {
@@ -299,11 +297,7 @@ def cv_folds(config: RunConfig, task: Task, dataset: Dataset) -> list[Fold]:
     """
     settings = config.compare
     labels = dataset.pool_labels
-    classification = task.problem == "classification"
-    splitter_class = RepeatedStratifiedKFold if classification else RepeatedKFold
-    splitter = splitter_class(
-        n_splits=settings.folds, n_repeats=settings.repeats, random_state=config.seed
-    )
+    splitter = task.problem.cv_splitter(settings.folds, settings.repeats, config.seed)
     folds = []
     for number, (train_and_val, test) in enumerate(
         splitter.split(np.zeros(len(labels)), labels), start=1
@@ -366,7 +360,7 @@ def cross_validate(
     for fold in folds:
         outputs = {KERAS: keras_outputs[fold.number], **baseline_outputs[fold.number]}
         for name, output in outputs.items():
-            scores[name].append(primary_score(primary, fold.data.test.labels, output))
+            scores[name].append(task.problem.score(primary, fold.data.test.labels, output))
         summary = ", ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
         logger.info(
             "Cross-validation fold %d/%d (%s): %s", fold.number, len(folds), primary, summary
@@ -441,13 +435,13 @@ def keras_fold_outputs(
             fold.data.test, fold.task, config.batch_size, training=False, seed=0
         )
         outputs[fold.number] = model.predict(test_input, verbose=0)
-        score = primary_score(primary, fold.data.test.labels, outputs[fold.number])
+        score = fold.task.problem.score(primary, fold.data.test.labels, outputs[fold.number])
         progress.advance(f"fold {fold.number}/{len(folds)}, {primary} {score:.4f}")
     return outputs
 
 
 def fold_baseline_outputs(
-    folds: list[Fold], names: list[str], problem: str
+    folds: list[Fold], names: list[str], problem: Problem
 ) -> dict[int, dict[str, np.ndarray]]:
     """Fits every baseline on every fold's training part and predicts its test part.
 
@@ -469,7 +463,7 @@ def fold_baseline_outputs(
                 (features["train"], data.train.labels),
                 (features["val"], data.val.labels),
             )
-            outputs[fold.number][name] = _predict(fitted, features["test"], problem)
+            outputs[fold.number][name] = problem.estimator_outputs(fitted, features["test"])
             progress.advance(f"fold {fold.number}/{len(folds)}, {name}")
     return outputs
 
@@ -532,10 +526,6 @@ def _keras_entry(
     }
 
 
-def _predict(model, features, problem: str) -> np.ndarray:
-    return model.predict_proba(features) if problem == "classification" else model.predict(features)
-
-
 def _size_bytes(name: str, model, run_dir: Path) -> int:
     """XGBoost: its saved JSON file (plus its TF-IDF); others: their fitted state as pickled."""
     if isinstance(model, XGBoostClassifier | XGBoostRegressor):
@@ -544,14 +534,6 @@ def _size_bytes(name: str, model, run_dir: Path) -> int:
         trees = model.trees_.save_json(RunDir(run_dir).baseline_models / f"{name}.json")
         return trees.stat().st_size + fitted_bytes(model.features_)
     return fitted_bytes(model)
-
-
-def _held_out_test(
-    problem: str, y_true: np.ndarray, keras_outputs: np.ndarray, best_outputs: np.ndarray
-) -> PairedTest:
-    if problem == "classification":
-        return mcnemar_exact(y_true, keras_outputs.argmax(axis=1), best_outputs.argmax(axis=1))
-    return wilcoxon_errors(y_true, keras_outputs, best_outputs)
 
 
 def _cv_test(differences: np.ndarray, config: RunConfig, sizes: dict[str, int]) -> PairedTest:

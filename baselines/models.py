@@ -11,7 +11,7 @@ estimator's pipeline, fitted on the training rows only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from tasklab.baselines.text import tfidf_linear, tfidf_xgboost
 from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
+from tasklab.core.problems import Problem, problem_named
 from tasklab.core.registry import Registry
 
 _CATEGORICAL = make_column_selector(dtype_include="category")
@@ -38,43 +39,54 @@ class Baseline:
 
     Attributes:
         label: the name shown in reports, e.g. "XGBoost".
-        make: `make(problem, seed) -> estimator` (unfitted).
+        makers: sklearn estimator type (`classifier`, `regressor`: a problem's
+            `estimator_type`) -> `make(seed) -> estimator` (unfitted); the
+            problems it has no maker for, it cannot fit.
         uses_validation: whether `fit` takes the validation split (`eval_set=`)
             for early stopping, as the Keras model does.
         inputs: the data kinds whose feature view it takes.
     """
 
     label: str
-    make: Callable[[str, int], BaseEstimator]
+    makers: Mapping[str, Callable[[int], BaseEstimator]]
     uses_validation: bool = False
     inputs: tuple[str, ...] = ("image", "tabular", "audio")
+
+    def fits(self, problem: Problem) -> bool:
+        """Whether it has an estimator for the problem."""
+        return problem.estimator_type in self.makers
+
+    def make(self, problem: Problem, seed: int) -> BaseEstimator:
+        """An unfitted estimator for the problem.
+
+        Raises:
+            ValueError: when the family has none for the problem.
+        """
+        if not self.fits(problem):
+            raise ValueError(
+                f"The {self.label} baseline fits {' and '.join(sorted(self.makers))} models; "
+                f"the task does {problem.name}."
+            )
+        return self.makers[problem.estimator_type](seed)
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
 
 
-def _xgboost(problem: str, seed: int) -> BaseEstimator:
-    model = XGBoostClassifier if problem == "classification" else XGBoostRegressor
-    return model(random_state=seed)
-
-
-def _linear(problem: str, seed: int) -> BaseEstimator:
-    """Logistic or ridge regression on scaled numbers and one-hot categories."""
-    prepare = make_column_transformer(
+def _scaled_and_one_hot():
+    """Scaled numbers (median-imputed, with missing flags) and one-hot categories."""
+    return make_column_transformer(
         (
             make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
             _NUMERIC,
         ),
         (OneHotEncoder(handle_unknown="ignore"), _CATEGORICAL),
     )
-    if problem == "classification":
-        return make_pipeline(prepare, LogisticRegression(max_iter=2000, random_state=seed))
-    return make_pipeline(prepare, Ridge(alpha=1.0))
 
 
-def _random_forest(problem: str, seed: int) -> BaseEstimator:
-    """A random forest on ordinal-coded categories (trees need no scaling or one-hot)."""
-    prepare = make_column_transformer(
+def _ordinal_coded():
+    """Median-imputed numbers and ordinal-coded categories (trees need no scaling or one-hot)."""
+    return make_column_transformer(
         (SimpleImputer(strategy="median", keep_empty_features=True), _NUMERIC),
         (
             OrdinalEncoder(
@@ -83,37 +95,75 @@ def _random_forest(problem: str, seed: int) -> BaseEstimator:
             _CATEGORICAL,
         ),
     )
-    forest = RandomForestClassifier if problem == "classification" else RandomForestRegressor
-    return make_pipeline(prepare, forest(n_estimators=300, random_state=seed, n_jobs=-1))
 
 
-def _dummy(problem: str, seed: int) -> BaseEstimator:
-    """The majority class (class priors) or the mean: the floor every model must clear."""
-    if problem == "classification":
-        return DummyClassifier(strategy="prior")
-    return DummyRegressor(strategy="mean")
+def _forest(forest: type, seed: int) -> BaseEstimator:
+    return make_pipeline(_ordinal_coded(), forest(n_estimators=300, random_state=seed, n_jobs=-1))
 
 
-BASELINES.register("xgboost")(Baseline("XGBoost", _xgboost, uses_validation=True))
-BASELINES.register("linear")(Baseline("Linear", _linear))
-BASELINES.register("random_forest")(Baseline("Random forest", _random_forest))
-BASELINES.register("dummy")(Baseline("Dummy", _dummy, inputs=("image", "tabular", "text", "audio")))
+BASELINES.register("xgboost")(
+    Baseline(
+        "XGBoost",
+        {
+            "classifier": lambda seed: XGBoostClassifier(random_state=seed),
+            "regressor": lambda seed: XGBoostRegressor(random_state=seed),
+        },
+        uses_validation=True,
+    )
+)
+BASELINES.register("linear")(
+    Baseline(
+        "Linear",
+        {
+            "classifier": lambda seed: make_pipeline(
+                _scaled_and_one_hot(), LogisticRegression(max_iter=2000, random_state=seed)
+            ),
+            "regressor": lambda seed: make_pipeline(_scaled_and_one_hot(), Ridge(alpha=1.0)),
+        },
+    )
+)
+BASELINES.register("random_forest")(
+    Baseline(
+        "Random forest",
+        {
+            "classifier": lambda seed: _forest(RandomForestClassifier, seed),
+            "regressor": lambda seed: _forest(RandomForestRegressor, seed),
+        },
+    )
+)
+# The majority class (class priors) or the mean: the floor every model must clear.
+BASELINES.register("dummy")(
+    Baseline(
+        "Dummy",
+        {
+            "classifier": lambda seed: DummyClassifier(strategy="prior"),
+            "regressor": lambda seed: DummyRegressor(strategy="mean"),
+        },
+        inputs=("image", "tabular", "text", "audio"),
+    )
+)
 BASELINES.register("tfidf_xgboost")(
-    Baseline("XGBoost on TF-IDF", tfidf_xgboost, uses_validation=True, inputs=("text",))
+    Baseline(
+        "XGBoost on TF-IDF", {"classifier": tfidf_xgboost}, uses_validation=True, inputs=("text",)
+    )
 )
 BASELINES.register("tfidf_linear")(
-    Baseline("TF-IDF + logistic regression", tfidf_linear, inputs=("text",))
+    Baseline("TF-IDF + logistic regression", {"classifier": tfidf_linear}, inputs=("text",))
 )
 
 
 def fit_baseline(
-    name: str, problem: str, seed: int, train: tuple[Any, np.ndarray], val: tuple[Any, np.ndarray]
+    name: str,
+    problem: Problem | str,
+    seed: int,
+    train: tuple[Any, np.ndarray],
+    val: tuple[Any, np.ndarray],
 ) -> BaseEstimator:
     """Builds and fits one baseline on the training rows (early-stopping on `val` if it can).
 
     Args:
         name: a registered baseline.
-        problem: `classification` or `regression`.
+        problem: the task's problem (`core.problems`, or its name).
         seed: seeds the estimator.
         train: `(features, targets)` of the train split.
         val: `(features, targets)` of the validation split.
@@ -122,7 +172,7 @@ def fit_baseline(
         The fitted estimator.
     """
     baseline = BASELINES.get(name)
-    estimator = baseline.make(problem, seed)
+    estimator = baseline.make(problem_named(problem), seed)
     if baseline.uses_validation:
         return estimator.fit(*train, eval_set=val)
     return estimator.fit(*train)

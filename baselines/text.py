@@ -67,9 +67,8 @@ def tfidf_features() -> Pipeline:
     )
 
 
-def tfidf_linear(problem: str, seed: int) -> BaseEstimator:
+def tfidf_linear(seed: int) -> BaseEstimator:
     """TF-IDF and multinomial logistic regression."""
-    _require_classification(problem)
     return make_pipeline(
         tfidf_features(),
         # saga: as accurate as lbfgs here and several times faster on sparse TF-IDF.
@@ -77,9 +76,8 @@ def tfidf_linear(problem: str, seed: int) -> BaseEstimator:
     )
 
 
-def tfidf_xgboost(problem: str, seed: int) -> BaseEstimator:
+def tfidf_xgboost(seed: int) -> BaseEstimator:
     """TF-IDF, the most informative features, and XGBoost early-stopped on the val split."""
-    _require_classification(problem)
     return TextXGBoost(random_state=seed)
 
 
@@ -143,8 +141,3 @@ class TextXGBoost(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """The most probable class of each text."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-def _require_classification(problem: str) -> None:
-    if problem != "classification":
-        raise ValueError(f"The TF-IDF baselines classify texts; the task does {problem}.")

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tasklab.core import io
+from tasklab.core.problems import Problem, problem_named
 from tasklab.core.run_dir import RunDir
 
 _CLASSES_ATTRIBUTE = "tasklab_classes"
@@ -236,19 +237,26 @@ class XGBoostRegressor(RegressorMixin, _EarlyStoppingXGBoost):
         return self.model_.predict(self._validate_predict(X))
 
 
+# The saved model's class by the problem's sklearn estimator type.
+XGBOOST_ESTIMATORS: dict[str, type[_EarlyStoppingXGBoost]] = {
+    "classifier": XGBoostClassifier,
+    "regressor": XGBoostRegressor,
+}
+
+
 def xgboost_baseline_path(run_dir: Path) -> Path:
     """Where a run keeps its fitted XGBoost baseline (XGBoost's own JSON format)."""
     return RunDir(run_dir).xgboost
 
 
 def load_xgboost_baseline(
-    run_dir: Path, problem: str
+    run_dir: Path, problem: Problem | str
 ) -> XGBoostClassifier | XGBoostRegressor | None:
     """Reloads a run's fitted XGBoost baseline, ready to predict.
 
     Args:
         run_dir: the run directory.
-        problem: `classification` or `regression`.
+        problem: the task's problem (`core.problems`, or its name).
 
     Returns:
         The estimator, or None when the run has no XGBoost baseline.
@@ -256,5 +264,4 @@ def load_xgboost_baseline(
     path = xgboost_baseline_path(run_dir)
     if not path.is_file():
         return None
-    cls = XGBoostClassifier if problem == "classification" else XGBoostRegressor
-    return cls.load_json(path)
+    return XGBOOST_ESTIMATORS[problem_named(problem).estimator_type].load_json(path)

@@ -28,6 +28,7 @@ import tasklab.explain.stage  # noqa: F401  (registers every method)
 from bench.common import REPO, write_result
 from tasklab.baselines.models import fit_baseline
 from tasklab.core.config import load_config
+from tasklab.core.problems import CLASSIFICATION
 from tasklab.data import load_dataset
 from tasklab.data.base import DataSpec
 from tasklab.data.tabular import TabularSchema
@@ -66,7 +67,7 @@ def table_methods(rows: int, seed: int) -> list[dict]:
     x = x.astype(np.float32)
     x_train, x_test, y_train, _ = train_test_split(x, y, test_size=rows, random_state=seed)
     x_fit, x_val, y_fit, y_val = train_test_split(x_train, y_train, test_size=0.15, random_state=0)
-    trees = fit_baseline("xgboost", "classification", seed, (x_fit, y_fit), (x_val, y_val))
+    trees = fit_baseline("xgboost", CLASSIFICATION, seed, (x_fit, y_fit), (x_val, y_val))
     task = get_task("tabular_classification")(
         load_config(REPO / "configs" / "breast_cancer.yaml").model, numeric_table_spec(x_train)
     )

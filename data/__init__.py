@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tasklab.core.catalog import DATA_SCHEMES
 from tasklab.core.config import ConfigError, DataConfig
+from tasklab.core.problems import CLASSIFICATION, Problem, problem_named
 from tasklab.core.registry import closest_hint
 from tasklab.data.base import DataError, Dataset, DataSpec, Split, split_indices
 from tasklab.data.builtin import BUILTIN_DATASETS
@@ -28,15 +29,18 @@ __all__ = [
 
 
 def load_dataset(
-    config: DataConfig, seed: int, problem: str = "classification", kind: str | None = None
+    config: DataConfig,
+    seed: int,
+    problem: Problem | str = CLASSIFICATION,
+    kind: str | None = None,
 ) -> Dataset:
     """Resolves `config.uri` and returns its seeded train/val/test splits.
 
     Args:
         config: the data section of the run config.
         seed: seeds the splits.
-        problem: what the task predicts, `classification` (stratified splits,
-            class labels) or `regression` (float targets).
+        problem: what the task predicts (`core.problems`, or its name): classes
+            (stratified splits, class labels) or values (float targets).
         kind: the kind of input the task takes (`image`, `tabular`, `text`, `audio`);
             it decides how a `folder:` or `csv:` source is read (default:
             images for folders, tables for CSV files).
@@ -48,6 +52,7 @@ def load_dataset(
         ConfigError: for an unknown scheme or built-in name.
         DataError: when the data cannot be used (missing, empty, corrupt...).
     """
+    problem = problem_named(problem)
     scheme, _, rest = config.uri.partition(":")
     fractions = (config.val_fraction, config.test_fraction)
     if scheme == "builtin":
@@ -55,9 +60,9 @@ def load_dataset(
             builtin = BUILTIN_DATASETS.get(rest)
         except LookupError as error:
             raise ConfigError(f"data.uri: {error} See `tasklab datasets`.") from None
-        if builtin.problem != problem:
+        if builtin.problem != problem.name:
             raise ConfigError(
-                f"{config.uri} is a {builtin.problem} dataset, but the task does {problem}. "
+                f"{config.uri} is a {builtin.problem} dataset, but the task does {problem.name}. "
                 "Choose a task that matches (see `tasklab datasets`)."
             )
         if kind is not None and builtin.kind != kind:

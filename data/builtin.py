@@ -11,6 +11,7 @@ from sklearn import datasets as sklearn_datasets
 
 from tasklab.core.catalog import BUILTINS, MIN_TOPIC_FORTUNES
 from tasklab.core.config import DataConfig
+from tasklab.core.problems import Problem, problem_named
 from tasklab.core.registry import Registry
 from tasklab.data.base import Dataset, DataSpec, array_dataset, split_indices
 from tasklab.data.fortunes import ENGLISH, LANGUAGE_NAMES, read_corpus
@@ -65,20 +66,20 @@ def register_builtin(name: str, load: Callable[[str, DataConfig, int], Dataset])
 register_builtin("digits", load_digits)
 
 
-def sklearn_table(name: str, problem: str) -> Callable[[str, DataConfig, int], Dataset]:
+def sklearn_table(name: str, problem: Problem) -> Callable[[str, DataConfig, int], Dataset]:
     """Returns a loader for one of sklearn's bundled tables (`sklearn.datasets.load_NAME`)."""
 
     def load(uri: str, config: DataConfig, seed: int) -> Dataset:
         bunch = getattr(sklearn_datasets, f"load_{name}")(as_frame=True)
         names = getattr(bunch, "target_names", None)
-        class_names = tuple(str(n) for n in names) if problem == "classification" else None
+        class_names = tuple(str(n) for n in names) if problem.has_classes else None
         return load_table(uri, bunch.frame, "target", config, seed, problem, class_names)
 
     return load
 
 
 for _name in ("breast_cancer", "wine", "iris", "diabetes"):
-    register_builtin(_name, sklearn_table(_name, BUILTINS[_name].problem))
+    register_builtin(_name, sklearn_table(_name, problem_named(BUILTINS[_name].problem)))
 
 
 def load_fortunes_lang(uri: str, config: DataConfig, seed: int) -> Dataset:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from tasklab.core.config import DataConfig
 from tasklab.core.errors import name_some
+from tasklab.core.problems import Problem
 from tasklab.core.registry import closest_hint
 from tasklab.data.base import (
     DataError,
@@ -494,16 +495,16 @@ def _line_values(values: pd.Series) -> str:
     return ", ".join(f"line {i}: {v!r}" for i, v in list(values.items())[:_MAX_NAMED])
 
 
-def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] | None):
+def encode_target(series: pd.Series, problem: Problem, class_names: tuple[str, ...] | None):
     """Turns the target column into class indices or float values.
 
     Args:
         series: the target column.
-        problem: `classification` or `regression`.
+        problem: what is predicted: classes, or values.
         class_names: known class names for integer-coded targets (sklearn sets).
 
     Returns:
-        `(targets, class_names)`; class names are empty for regression.
+        `(targets, class_names)`; class names are empty for values.
 
     Raises:
         DataError: for missing or infinite targets, a non-numeric regression
@@ -515,7 +516,7 @@ def encode_target(series: pd.Series, problem: str, class_names: tuple[str, ...] 
             f"The target column '{series.name}' has {int(missing.sum())} missing value(s) "
             f"({_csv_lines(series.index[missing])}). Drop those rows or fill in their targets."
         )
-    if problem == "regression":
+    if not problem.has_classes:
         values = pd.to_numeric(series, errors="coerce")
         if values.isna().any():
             example = series[values.isna()].iloc[0]
@@ -568,7 +569,7 @@ def load_table(
     target: str,
     config: DataConfig,
     seed: int,
-    problem: str,
+    problem: Problem,
     class_names: tuple[str, ...] | None = None,
 ) -> Dataset:
     """Splits a table, fits the encoder on the train split and encodes every split.
@@ -579,7 +580,7 @@ def load_table(
         target: the target column.
         config: the data section (fractions, column overrides).
         seed: seeds the split.
-        problem: `classification` or `regression`.
+        problem: what is predicted: classes, or values.
         class_names: names of integer-coded classes, when known.
 
     Returns:
@@ -627,7 +628,7 @@ def encode_table(
     labels: np.ndarray,
     kinds: Mapping[str, tuple[str, bool]],
     parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-    problem: str,
+    problem: Problem,
     class_names: tuple[str, ...],
     fingerprint: str,
     resplit,
@@ -642,8 +643,8 @@ def encode_table(
         labels: every row's target.
         kinds: column kinds.
         parts: train, val and test row indices.
-        problem: `classification` or `regression`.
-        class_names: the classes (empty for regression).
+        problem: what is predicted: classes, or values.
+        class_names: the classes (empty for values).
         fingerprint: the table's fingerprint.
         resplit: the function that re-splits this table (kept on the result).
         notes: what reading the table found, ahead of the encoder's notes.
@@ -659,7 +660,8 @@ def encode_table(
         notes += [f"{split_name} split: {note}" for note in split_notes]
         splits.append((features, labels[indices], encoder.typed_frame(rows)))
     train_features, train_targets = splits[0][0], splits[0][1]
-    regression = problem == "regression"
+    # A value target is standardized for training (its mean and spread, from the train split).
+    regression = not problem.has_classes
     schema = TabularSchema(
         columns=encoder.columns_,
         target=target,
@@ -687,7 +689,7 @@ def encode_table(
     )
 
 
-def load_csv(uri: str, path: str, config: DataConfig, seed: int, problem: str) -> Dataset:
+def load_csv(uri: str, path: str, config: DataConfig, seed: int, problem: Problem) -> Dataset:
     """`csv:PATH` with `data.target`: a table from a CSV file with a header row."""
     if not config.target:
         raise DataError(f"{uri}: set data.target to the name of the column to predict.")

@@ -18,12 +18,12 @@ from typing import Any
 
 from .audio_io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from .edge_inputs import EdgeInputError
+from .outputs import OUTPUT_READERS, PER_CLASS_OUTPUTS
 
 PREPROCESSING_FILE = "preprocessing.json"
 # A 20,000-token text vocabulary is ~300 KB; nothing a bundle needs comes near this.
 MAX_SPEC_BYTES = 64 << 20
 INPUT_KINDS = ("image", "tabular", "text", "audio")
-PROBLEMS = ("classification", "regression")
 
 
 def read_spec(directory: Path) -> dict[str, Any]:
@@ -78,9 +78,12 @@ def check_spec(spec: Any, spec_file: Path) -> None:
     """
     where = str(spec_file)
     _require(isinstance(spec, dict), where, "its top level must be a JSON object")
-    problem = _field(spec, "problem", str, where)
+    _field(spec, "problem", str, where)  # Shown to people; the output kind decides the reading.
+    output = _field(_field(spec, "output", dict, where), "kind", str, f"{where}: output")
     _require(
-        problem in PROBLEMS, where, f"'problem' must be one of {list(PROBLEMS)}, not {problem!r}"
+        output in OUTPUT_READERS,
+        where,
+        f"output 'kind' must be one of {list(OUTPUT_READERS)}, not {output!r}",
     )
     variants = _field(spec, "variants", dict, where)
     _require(bool(variants), where, "'variants' is empty")
@@ -101,7 +104,7 @@ def check_spec(spec: Any, spec_file: Path) -> None:
             f"input 'sample_rate' must be {MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz, "
             f"not {rate:,}",
         )
-    if problem == "classification":
+    if output in PER_CLASS_OUTPUTS:
         names = _field(spec, "class_names", list, where)
         _require(
             bool(names) and all(isinstance(name, str) for name in names),
@@ -177,7 +180,8 @@ def check_matches_model(
             f"{where} describes inputs of shape {list(described)}, but the model takes "
             f"{list(example)}: the file does not belong to this model. {_REEXPORT}"
         )
-    if spec["problem"] == "classification" and len(spec["class_names"]) != outputs:
+    per_class = spec["output"]["kind"] in PER_CLASS_OUTPUTS
+    if per_class and len(spec["class_names"]) != outputs:
         raise EdgeInputError(
             f"{where} names {len(spec['class_names'])} classes, but the model outputs {outputs} "
             f"scores: the file does not belong to this model. {_REEXPORT}"

@@ -36,9 +36,9 @@ from .edge_inputs import (
 )
 from .image_io import IMAGE_SUFFIXES
 from .litert import LiteRTModel
+from .outputs import OUTPUT_READERS
 from .text_tokens import TextTokenizer
 
-_TOP = 3
 MAX_THREADS = 64
 
 
@@ -140,22 +140,8 @@ class EdgeBundle:
 
     def predict(self, inputs: np.ndarray) -> list[dict[str, Any]]:
         """Runs the model on model-ready inputs; returns one prediction per input."""
-        outputs = self.model.predict(inputs)
-        if self.spec["problem"] != "classification":
-            return [{"value": float(row[0])} for row in outputs]
-        names = self.spec["class_names"]
-        predictions = []
-        for row in outputs:
-            top = np.argsort(row)[::-1][:_TOP]
-            predictions.append(
-                {
-                    "label": names[int(top[0])],
-                    "index": int(top[0]),
-                    "score": float(row[top[0]]),
-                    "top": {names[int(i)]: float(row[i]) for i in top},
-                }
-            )
-        return predictions
+        read = OUTPUT_READERS[self.spec["output"]["kind"]]
+        return read(self.model.predict(inputs), self.spec.get("class_names", []))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

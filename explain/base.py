@@ -20,6 +20,37 @@ PRE_SOFTMAX = "pre-softmax score (logit)"
 
 
 @dataclasses.dataclass(frozen=True)
+class Examples:
+    """The test examples every method explains.
+
+    Attributes:
+        rows: their indices in the test split (increasing).
+        inputs: `(examples, *input_shape)` model-ready inputs.
+        labels: true labels (classes, or values).
+        predicted: the Keras model's prediction (a class, or a value).
+        targets: the output explained per example: the predicted class (0 for a value).
+        confidence: that output's value (the class probability, or the value).
+        mistakes: whether each prediction is wrong, where predictions are right
+            or wrong (`Problem.mistakes`; None otherwise).
+    """
+
+    rows: np.ndarray
+    inputs: np.ndarray
+    labels: np.ndarray
+    predicted: np.ndarray
+    targets: np.ndarray
+    confidence: np.ndarray
+    mistakes: np.ndarray | None = None
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Whether each example is predicted right (all of them where none can be wrong)."""
+        if self.mistakes is None:
+            return np.ones(len(self.rows), dtype=bool)
+        return ~self.mistakes
+
+
+@dataclasses.dataclass(frozen=True)
 class Attributions:
     """What an explainer says about a batch of examples.
 

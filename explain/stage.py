@@ -41,12 +41,11 @@ from tasklab.core.progress import Progress
 from tasklab.core.registry import closest_hint
 from tasklab.core.run_dir import RunDir
 from tasklab.data import Dataset
-from tasklab.data.text import TEXT_COLUMN
-from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain import plots
 from tasklab.explain.base import (
     EXPLAINERS,
     Attributions,
+    Examples,
     ExplainerSpec,
     ExplainOptions,
     explained_outputs,
@@ -55,42 +54,11 @@ from tasklab.explain.base import (
 )
 from tasklab.explain.checks import deletion_check, importance_map, randomization_check
 from tasklab.explain.gradients import completeness_error
-from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
-from tasklab.explain.tokens import highlight
+from tasklab.explain.layouts import layout_for
 from tasklab.tasks.base import Task
-from tasklab.tasks.keyword_spotting import CLASSIFIER_LAYER, SPECTROGRAM_LAYER
 from tasklab.training.train import make_input, sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
-
-MAX_SHOWN = 8  # Examples per overlay figure (correct, then misclassified).
-MAX_HIGHLIGHTED_UNITS = 400  # Words or characters of a text shown highlighted in the report.
-
-
-@dataclasses.dataclass(frozen=True)
-class Examples:
-    """The test examples every method explains.
-
-    Attributes:
-        rows: their indices in the test split (increasing).
-        inputs: `(examples, *input_shape)` model-ready inputs.
-        labels: true labels (classes, or values for regression).
-        predicted: the Keras model's predicted class (the value for regression).
-        targets: the output explained per example: the predicted class (0 for regression).
-        confidence: the predicted class's probability (the value for regression).
-    """
-
-    rows: np.ndarray
-    inputs: np.ndarray
-    labels: np.ndarray
-    predicted: np.ndarray
-    targets: np.ndarray
-    confidence: np.ndarray
-
-    @property
-    def correct(self) -> np.ndarray:
-        """Whether each example is classified correctly."""
-        return self.predicted == self.labels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +155,7 @@ def explain_model(
     logger.info(
         "Explaining %d test examples (%d misclassified) with %s",
         len(examples.rows),
-        int((~examples.correct).sum()) if task.problem == "classification" else 0,
+        int((~examples.correct).sum()),
         methods,
     )
     options = explain_options(settings, task, config.seed)
@@ -224,20 +192,19 @@ def explain_model(
     staging = run_dir / f".{RunDir.EXPLAIN_PLOTS}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     io.make_dir(staging)
+    layout = layout_for(task)
     result = {
         "task": task.name,
         "explain_input": task.explain_input,
-        "examples": _examples_json(examples, task),
+        "examples": _examples_json(examples),
         "methods": entries,
+        **layout.summary(attributions, examples, task, dataset),
     }
-    if task.explain_input == "features":
-        result["importance"] = column_importance(attributions, task)
-    if task.explain_input == "tokens":
-        result["highlights"] = text_highlights(attributions, examples, task, dataset)
-    pictures = None
-    if task.explain_input == "spectrogram" and attributions:
-        pictures = subjects.get(EXPLAINERS.get(next(iter(attributions)))).inputs
-    result["plots"] = write_plots(staging, result, attributions, examples, task, dataset, pictures)
+    figures = {"deletion_curves": plots.deletion_curves_png(result["methods"])}
+    if attributions:
+        keras_inputs = subjects.built_inputs("keras")
+        figures.update(layout.figures(result, attributions, examples, task, dataset, keras_inputs))
+    result["plots"] = write_plots(staging, figures)
     io.replace_dir(staging, RunDir(run_dir).explain_plots)
     io.write_json(RunDir(run_dir).explain, result)
     return result
@@ -266,7 +233,7 @@ def choose_examples(
     seed: int,
     test_outputs: np.ndarray | None = None,
 ) -> Examples:
-    """Picks the test examples to explain: half misclassified (where there are so many).
+    """Picks the test examples to explain, as the problem chooses (classes: half misclassified).
 
     Args:
         model: the trained Keras model.
@@ -285,28 +252,17 @@ def choose_examples(
     if outputs is None:
         batches = make_input(test, task, settings.batch_size, training=False, seed=seed)
         outputs = model.predict(batches, verbose=0)
-    rng = np.random.default_rng(seed)
-    if task.problem == "classification":
-        predicted = outputs.argmax(axis=1)
-        wrong = np.flatnonzero(predicted != test.labels)
-        right = np.flatnonzero(predicted == test.labels)
-        wrong = rng.choice(wrong, size=min(len(wrong), count // 2), replace=False)
-        right = rng.choice(right, size=min(len(right), count - len(wrong)), replace=False)
-        rows = np.sort(np.concatenate([wrong, right]).astype(int))
-        targets = predicted[rows]
-        confidence = outputs[rows, targets]
-    else:
-        rows = np.sort(rng.choice(len(test.labels), size=count, replace=False))
-        predicted = outputs.reshape(-1)
-        targets = np.zeros(len(rows), dtype=int)
-        confidence = predicted[rows]
+    labels = np.asarray(test.labels)
+    rows = task.problem.examples_to_explain(labels, outputs, count, np.random.default_rng(seed))
+    explained = task.problem.explained(outputs[rows])
     return Examples(
         rows=rows,
         inputs=split_inputs(test, task, settings.batch_size, seed, rows),
-        labels=np.asarray(test.labels)[rows],
-        predicted=predicted[rows],
-        targets=targets.astype(int),
-        confidence=np.asarray(confidence, dtype=np.float64),
+        labels=labels[rows],
+        predicted=explained.predicted,
+        targets=explained.targets.astype(int),
+        confidence=np.asarray(explained.confidence, dtype=np.float64),
+        mistakes=task.problem.mistakes(labels[rows], explained.predicted),
     )
 
 
@@ -427,6 +383,11 @@ class _SubjectCache:
             self._subjects[spec.model] = build(self._run)
         return self._subjects[spec.model]
 
+    def built_inputs(self, model: str) -> Any:
+        """The inputs of a model's subject when it was built (None otherwise)."""
+        subject = self._subjects.get(model)
+        return None if subject is None or isinstance(subject, str) else subject.inputs
+
     def with_background(self, options: ExplainOptions) -> ExplainOptions:
         """The options with a stratified train sample as SHAP's background."""
         if self._background is None:
@@ -444,19 +405,12 @@ class _SubjectCache:
 def keras_subject(run: ExplainedRun) -> Subject:
     """The Keras model: randomized by re-initializing every weight (same architecture).
 
-    A speech model is explained over its log-mel spectrogram: the subject is
-    the part of the model after its front end, fed the examples' spectrograms
-    (see `SpectrogramSpace`).
+    The task says what of it is explained, over which inputs (`Task.explanation_subject`):
+    a speech model, the part after its front end over the examples' spectrograms.
     """
-    model, task, config, examples = run.model, run.task, run.config, run.examples
-    inputs, fill = examples.inputs, task.reference_input()
-    if task.explain_input == "spectrogram":
-        space = SpectrogramSpace(model)
-        model, inputs, fill = (
-            space.back,
-            space.spectrograms(inputs),
-            space.spectrograms(fill[None])[0],
-        )
+    task, config, examples = run.task, run.config, run.examples
+    explained = task.explanation_subject(run.model, examples.inputs)
+    model = explained.model
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
         outputs = predict(model, rows, max(256, config.explain.batch_size))
@@ -469,45 +423,12 @@ def keras_subject(run: ExplainedRun) -> Subject:
     return Subject(
         kind="keras",
         model=model,
-        inputs=inputs,
+        inputs=explained.inputs,
         score=score,
         randomize=randomize,
-        fill=fill,
-        channels_last=task.explain_input in ("pixels", "spectrogram"),
+        fill=explained.fill,
+        channels_last=layout_for(task).channels_last,
     )
-
-
-class SpectrogramSpace:
-    """A speech model split at its spectrogram: `front(audio)` and `back(spectrogram)`.
-
-    Saliency over raw samples is unreadable; over the log-mel spectrogram
-    the model computes, it shows which times and frequencies decided. The
-    front end is fixed signal processing, so explaining the back (the
-    nested classifier model) is explaining everything the model learned.
-
-    Args:
-        model: a keyword model (`tasks.keyword_spotting.with_front_end`).
-
-    Raises:
-        ValueError: when the model lacks the front end or the classifier.
-    """
-
-    def __init__(self, model: keras.Model):
-        try:
-            layer = model.get_layer(SPECTROGRAM_LAYER)
-            self.back = model.get_layer(CLASSIFIER_LAYER)
-        except ValueError:
-            raise ValueError(
-                f"The model lacks a layer '{SPECTROGRAM_LAYER}' or a nested model "
-                f"'{CLASSIFIER_LAYER}', so it cannot be explained over its spectrogram. Keyword "
-                "models built by tasklab have both."
-            ) from None
-        self.front = keras.Model(model.inputs[0], layer.output, name="front_end")
-
-    def spectrograms(self, audio: np.ndarray) -> np.ndarray:
-        """`(clips, frames, mels, 1)` log-mel spectrograms of raw clips."""
-        flat = predict(self.front, audio)
-        return flat.reshape(len(audio), *self.front.output.shape[1:]).astype(np.float32)
 
 
 def xgboost_subject(run: ExplainedRun) -> Subject | str:
@@ -526,14 +447,11 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
             f"the run has no XGBoost baseline ({xgboost_baseline_path(run.run_dir)} is "
             "missing); keep 'xgboost' in 'baselines' to explain it"
         )
-    classification = task.problem == "classification"
     frame = task.baseline_features(dataset.test).iloc[examples.rows]
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
-        typed = _typed_like(rows, frame)
-        if classification:
-            return explained_outputs(trees.predict_proba(typed), examples.targets[index])
-        return np.asarray(trees.predict(typed), dtype=np.float64)
+        outputs = task.problem.estimator_outputs(trees, _typed_like(rows, frame))
+        return explained_outputs(np.asarray(outputs, dtype=np.float64), examples.targets[index])
 
     def randomize() -> tuple[Any, str]:
         # Trees have no weights to re-initialize; Adebayo et al.'s data randomization
@@ -561,157 +479,18 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
     )
 
 
-def text_highlights(
-    attributions: dict[str, Attributions], examples: Examples, task: Task, dataset: Dataset
-) -> list[dict[str, Any]]:
-    """Up to 8 correct and 8 misclassified texts with each method's weight per word or character.
-
-    Returns:
-        One entry per text: its test row, true and predicted class, the
-        predicted class's probability, and per method `[unit, weight]` pairs
-        (`joiner` says how the units join back into text).
-    """
-    if not attributions:
-        return []
-    tokenizer = TextTokenizer(task.edge_input())
-    texts = task.baseline_features(dataset.test)[TEXT_COLUMN].to_numpy()
-    names = task.spec.class_names
-    shown = [
-        *np.flatnonzero(examples.correct)[:MAX_SHOWN],
-        *np.flatnonzero(~examples.correct)[:MAX_SHOWN],
-    ]
-    return [
-        {
-            "test_row": int(examples.rows[index]),
-            "label": names[int(examples.labels[index])],
-            "predicted": names[int(examples.predicted[index])],
-            "confidence": float(examples.confidence[index]),
-            "correct": bool(examples.correct[index]),
-            "joiner": "" if tokenizer.mode == "char" else " ",
-            "methods": {
-                name: highlight(texts[examples.rows[index]], values.values[index], tokenizer)[
-                    :MAX_HIGHLIGHTED_UNITS
-                ]
-                for name, values in attributions.items()
-            },
-        }
-        for index in shown
-    ]
-
-
-def column_importance(attributions: dict[str, Attributions], task: Task) -> dict[str, Any]:
-    """Global importance (mean |SHAP|) per input column of each model, and their rank agreement.
-
-    The Keras model's encoded features (one-hot blocks, missing flags) are
-    summed back onto their columns so both models are ranked over the same columns.
-
-    Returns:
-        `columns`, `by_method` {method: importances} and, when both SHAP
-        methods ran, `agreement` (Spearman and Kendall with p-values).
-    """
-    columns = [column.name for column in task.spec.schema.columns]
-    by_method = {
-        name: global_importance(on_columns(name, values, task)).tolist()
-        for name, values in attributions.items()
-    }
-    result: dict[str, Any] = {"columns": columns, "by_method": by_method}
-    if "keras_shap" in by_method and "tree_shap" in by_method:
-        agreement = rank_agreement(
-            np.asarray(by_method["keras_shap"]), np.asarray(by_method["tree_shap"])
-        )
-        result["agreement"] = {
-            "compared": ["keras_shap", "tree_shap"],
-            **agreement,
-            "reading": agreement_reading(agreement),
-        }
-    return result
-
-
-def on_columns(name: str, attributions: Attributions, task: Task) -> np.ndarray:
-    """A table method's attributions per input column, `(examples, columns)`.
-
-    XGBoost is explained on the columns already; a Keras model on the
-    encoded features, whose attributions are summed back onto their columns.
-    """
-    if EXPLAINERS.get(name).model == "xgboost":
-        return attributions.values
-    schema = task.spec.schema
-    columns = [column.name for column in schema.columns]
-    return importance_by_column(attributions.values, schema.feature_names, columns)
-
-
-def agreement_reading(agreement: dict[str, float], alpha: float = 0.05) -> str:
-    """A sentence saying whether two models rank the columns alike (Spearman, at `alpha`)."""
-    rho, p_value = agreement["spearman"], agreement["spearman_p_value"]
-    if not np.isfinite(rho) or p_value >= alpha:
-        return "no significant agreement: the two models rank the features differently"
-    if rho < 0:
-        return "significant disagreement: what one model relies on most, the other relies on least"
-    strength = "strong" if rho >= 0.7 else "moderate" if rho >= 0.4 else "weak"
-    return f"{strength}, significant agreement: the two models rely on similar features"
-
-
-def write_plots(
-    folder: Path,
-    result: dict[str, Any],
-    attributions: dict[str, Attributions],
-    examples: Examples,
-    task: Task,
-    dataset: Dataset,
-    pictures: np.ndarray | None = None,
-) -> dict[str, str]:
-    """Draws the stage's figures into `folder`.
-
-    Args:
-        folder: where the PNG files go.
-        result: what `explain.json` holds so far.
-        attributions: method -> its attributions.
-        examples: the explained examples.
-        task: the run's task.
-        dataset: the run's dataset.
-        pictures: what the maps are drawn over when it is not the inputs
-            themselves (the spectrograms of audio clips).
+def write_plots(folder: Path, figures: dict[str, bytes | None]) -> dict[str, str]:
+    """Writes the stage's figures into `folder` (a figure of None has nothing to draw).
 
     Returns:
         Plot name -> its path relative to the run directory.
     """
-    figures: dict[str, bytes | None] = {
-        "deletion_curves": plots.deletion_curves_png(result["methods"])
-    }
-    if task.explain_input in ("pixels", "spectrogram") and attributions:
-        class_names = task.spec.class_names
-        for label, chosen in (("correct", examples.correct), ("misclassified", ~examples.correct)):
-            figures[f"overlays_{label}"] = plots.overlays_png(
-                examples,
-                np.flatnonzero(chosen)[:MAX_SHOWN],
-                attributions,
-                class_names,
-                spectrograms=pictures,
-            )
-    if task.explain_input == "features" and attributions:
-        frame = task.baseline_features(dataset.test).iloc[examples.rows]
-        figures.update(_table_plots(result["importance"], attributions, frame, task))
     written = {}
     for name, png in figures.items():
         if png is not None:
             io.write_bytes(folder / f"{name}.png", png)
             written[name] = f"{RunDir.EXPLAIN_PLOTS}/{name}.png"
     return written
-
-
-def _table_plots(
-    importance: dict[str, Any],
-    attributions: dict[str, Attributions],
-    frame: pd.DataFrame,
-    task: Task,
-) -> dict[str, bytes | None]:
-    """The importance bars, and a beeswarm per method over the input columns."""
-    columns = importance["columns"]
-    figures = {"importance_bar": plots.importance_bar_png(importance)}
-    for name, values in attributions.items():
-        per_column = on_columns(name, values, task)
-        figures[f"beeswarm_{name}"] = plots.beeswarm_png(per_column, frame, columns, name)
-    return figures
 
 
 def _typed_like(rows: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
@@ -725,10 +504,10 @@ def _as_array(inputs: Any) -> np.ndarray:
     return inputs
 
 
-def _examples_json(examples: Examples, task: Task) -> dict[str, Any]:
+def _examples_json(examples: Examples) -> dict[str, Any]:
     result = {"count": len(examples.rows), "test_rows": examples.rows.tolist()}
-    if task.problem == "classification":
-        result["misclassified"] = int((~examples.correct).sum())
+    if examples.mistakes is not None:
+        result["misclassified"] = int(examples.mistakes.sum())
     return result
 
 

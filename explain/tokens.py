@@ -26,6 +26,7 @@ from tasklab.core.progress import Progress
 from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain.base import Attributions, ExplainOptions, register_explainer
 from tasklab.explain.gradients import integrated_gradients, pre_softmax
+from tasklab.tasks.text_classification import EMBEDDING_LAYER
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,6 @@ def token_integrated_gradients(
         `(texts, sequence_length)` attributions (0 at padding); `base_values`
         holds f(zero embeddings) and `extras["steps"]` the intervals used.
     """
-    from tasklab.tasks.text_classification import (
-        EMBEDDING_LAYER,  # Imported here: tasks import explain.
-    )
-
     started = time.perf_counter()
     space = EmbeddingSpace(model, EMBEDDING_LAYER)
     embeddings = space.embeddings(inputs)

@@ -1,19 +1,24 @@
 """The parity gate: does an exported variant still agree with the Keras model?
 
 Every variant runs on the whole test split in the LiteRT interpreter; its
-outputs are compared with the Keras model's (top-1 agreement, absolute
-differences) and scored with the task's own metrics, then checked against
-the variant's configured `GateConfig`.
+outputs are compared with the Keras model's (the problem's agreement measure,
+absolute differences) and scored with the task's own metrics, then judged by
+each check of the gate against the variant's configured `GateConfig`. A new
+condition is one `GateCheck` subclass added to `GATE_CHECKS`.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from tasklab.core.config import GateConfig
 from tasklab.core.evaluate import Evaluation
+from tasklab.core.problems import Problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,8 +26,8 @@ class Parity:
     """How one variant's test outputs compare with the Keras model's.
 
     Attributes:
-        agreement: fraction of test examples with the same top-1 class as the
-            Keras model (None for regression).
+        agreement: how often the variant decides as the Keras model (the
+            problem's measure: the same top-1 class; None where the problem has none).
         max_abs_diff: largest absolute difference of any output value.
         mean_abs_diff: mean absolute difference over all output values.
         metric_drop: the loss in the primary metric versus the Keras model
@@ -41,12 +46,70 @@ class Parity:
         return not self.failures
 
 
+class GateCheck(abc.ABC):
+    """One condition of the parity gate.
+
+    Attributes:
+        name: what the condition is about, for docs.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def failure(self, parity: Parity, gate: GateConfig) -> str | None:
+        """Why the variant misses the condition (one readable line), or None when it meets it.
+
+        Args:
+            parity: the variant's measured comparison (its `failures` not yet set).
+            gate: the variant's thresholds.
+        """
+
+
+class AgreementCheck(GateCheck):
+    """The variant decides as the Keras model on at least `min_agreement` of the test split."""
+
+    name = "agreement"
+
+    def failure(self, parity: Parity, gate: GateConfig) -> str | None:
+        if parity.agreement is not None and parity.agreement < gate.min_agreement:
+            return f"agreement {parity.agreement:.4f} < {gate.min_agreement}"
+        return None
+
+
+class MaxAbsDiffCheck(GateCheck):
+    """No output value is further than `max_abs_diff` from the Keras model's (when set)."""
+
+    name = "max_abs_diff"
+
+    def failure(self, parity: Parity, gate: GateConfig) -> str | None:
+        if gate.max_abs_diff is not None and parity.max_abs_diff > gate.max_abs_diff:
+            return f"max abs diff {parity.max_abs_diff:.3g} > {gate.max_abs_diff:g}"
+        return None
+
+
+class MetricDropCheck(GateCheck):
+    """The primary test metric is at most `max_metric_drop` worse than the Keras model's."""
+
+    name = "metric_drop"
+
+    def failure(self, parity: Parity, gate: GateConfig) -> str | None:
+        # A tiny tolerance: a metric equal to the threshold up to rounding passes.
+        if gate.max_metric_drop is not None and parity.metric_drop > gate.max_metric_drop + 1e-12:
+            return f"metric drop {parity.metric_drop:.4f} > {gate.max_metric_drop}"
+        return None
+
+
+GATE_CHECKS: tuple[GateCheck, ...] = (AgreementCheck(), MaxAbsDiffCheck(), MetricDropCheck())
+
+
 def measure_parity(
     keras_outputs: np.ndarray,
     variant_outputs: np.ndarray,
     keras_evaluation: Evaluation,
     variant_evaluation: Evaluation,
     gate: GateConfig,
+    problem: Problem,
+    checks: Sequence[GateCheck] = GATE_CHECKS,
 ) -> Parity:
     """Compares a variant's test outputs with the Keras model's and applies its gate.
 
@@ -56,6 +119,8 @@ def measure_parity(
         keras_evaluation: the Keras model's test metrics.
         variant_evaluation: the variant's test metrics (same task evaluation).
         gate: the thresholds the variant must meet.
+        problem: the task's problem (its agreement measure).
+        checks: the gate's conditions.
 
     Returns:
         The comparison, with the gate's verdict.
@@ -66,21 +131,15 @@ def measure_parity(
             f"have {keras_outputs.shape}; they must be computed on the same examples."
         )
     difference = np.abs(keras_outputs.astype(np.float64) - variant_outputs.astype(np.float64))
-    classification = keras_evaluation.higher_is_better and keras_outputs.shape[-1] > 1
-    agreement = (
-        float(np.mean(keras_outputs.argmax(axis=-1) == variant_outputs.argmax(axis=-1)))
-        if classification
-        else None
-    )
-    drop = metric_drop(keras_evaluation, variant_evaluation)
-    failures = gate_failures(agreement, float(difference.max()), drop, gate)
-    return Parity(
-        agreement=agreement,
+    measured = Parity(
+        agreement=problem.agreement(keras_outputs, variant_outputs),
         max_abs_diff=float(difference.max()),
         mean_abs_diff=float(difference.mean()),
-        metric_drop=drop,
-        failures=tuple(failures),
+        metric_drop=metric_drop(keras_evaluation, variant_evaluation),
+        failures=(),
     )
+    failures = (check.failure(measured, gate) for check in checks)
+    return dataclasses.replace(measured, failures=tuple(f for f in failures if f is not None))
 
 
 def metric_drop(keras_evaluation: Evaluation, variant_evaluation: Evaluation) -> float:
@@ -95,18 +154,3 @@ def metric_drop(keras_evaluation: Evaluation, variant_evaluation: Evaluation) ->
         return float(reference - value)
     # An error such as RMSE has the data's units: compare relative to the Keras value.
     return float((value - reference) / max(abs(reference), np.finfo(np.float64).tiny))
-
-
-def gate_failures(
-    agreement: float | None, max_abs_diff: float, drop: float, gate: GateConfig
-) -> list[str]:
-    """Lists the gate conditions a variant misses, each as a readable line."""
-    failures = []
-    if agreement is not None and agreement < gate.min_agreement:
-        failures.append(f"agreement {agreement:.4f} < {gate.min_agreement}")
-    if gate.max_abs_diff is not None and max_abs_diff > gate.max_abs_diff:
-        failures.append(f"max abs diff {max_abs_diff:.3g} > {gate.max_abs_diff:g}")
-    # A tiny tolerance: a metric equal to the threshold up to rounding passes.
-    if gate.max_metric_drop is not None and drop > gate.max_metric_drop + 1e-12:
-        failures.append(f"metric drop {drop:.4f} > {gate.max_metric_drop}")
-    return failures

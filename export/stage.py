@@ -242,6 +242,7 @@ class _VariantContext:
             self.keras_evaluation,
             evaluation,
             self.config.gate(name),
+            self.task.problem,
         )
         latency = runtime.single_example_latency(
             self.test_inputs[0], warmup=_WARMUP, runs=self.config.latency_runs
@@ -287,11 +288,11 @@ def preprocessing_spec(
     """What a device needs to feed the model and read its output (`preprocessing.json`)."""
     passed = [entry for entry in variants if entry["passed"]]
     default = min(passed or variants, key=lambda entry: entry["size_bytes"])["name"]
-    classification = task.problem == "classification"
+    problem = task.problem
     return {
         "format_version": 1,
         "task": task.name,
-        "problem": task.problem,
+        "problem": problem.name,
         "model": config.model.name,
         "class_names": list(task.spec.class_names),
         "input": {
@@ -301,8 +302,8 @@ def preprocessing_spec(
             "dtype": test_inputs.dtype.name,  # float32, or int32 token ids
         },
         "output": {
-            "kind": "probabilities" if classification else "value",
-            "labels_file": LABELS_FILE if classification else None,
+            "kind": problem.output_kind,
+            "labels_file": LABELS_FILE if problem.has_classes else None,
         },
         "default_variant": default,
         "variants": {
@@ -342,10 +343,11 @@ def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[s
     if baseline is None:
         return None
     row = task.baseline_features(test).iloc[[0]]
-    predict = baseline.predict_proba if task.problem == "classification" else baseline.predict
     return {
         "size_bytes": xgboost_baseline_path(run_dir).stat().st_size,
-        **_prefixed(time_calls(lambda: predict(row), _WARMUP, runs)),
+        **_prefixed(
+            time_calls(lambda: task.problem.estimator_outputs(baseline, row), _WARMUP, runs)
+        ),
     }
 
 

@@ -20,6 +20,7 @@ default model and its per-example preprocessing.
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -30,7 +31,8 @@ import pandas as pd
 import tensorflow as tf
 
 from tasklab.core.config import ConfigError, ModelConfig
-from tasklab.core.evaluate import Evaluation, evaluate_classification, evaluate_regression
+from tasklab.core.evaluate import Evaluation
+from tasklab.core.problems import CLASSIFICATION, REGRESSION, Problem
 from tasklab.core.registry import Registry
 from tasklab.data.base import DataSpec, Split
 
@@ -48,6 +50,23 @@ class ModelSpec:
     build: Callable[[Any, DataSpec], keras.Model]
     options: type
     description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplanationSubject:
+    """What the attribution methods explain of a task's Keras model.
+
+    Attributes:
+        model: the model they differentiate (the whole model, or the part
+            after a fixed front end).
+        inputs: the explained examples in that model's input space.
+        fill: the input that carries no information in that space: Integrated
+            Gradients starts from it and the deletion check fills with it.
+    """
+
+    model: keras.Model
+    inputs: np.ndarray
+    fill: np.ndarray
 
 
 TASKS: Registry[type[Task]] = Registry("task")
@@ -81,13 +100,15 @@ class Task(abc.ABC):
 
     Class attributes a concrete task sets:
         name: the registry name (`task:` in the config).
-        problem: `classification` or `regression` (set by the base classes below).
+        problem: what is predicted (`core.problems`: loss, metrics, evaluation, paired
+            test...), set by the base classes below.
         data_kind: the `DataSpec.kind` it accepts.
         models: its model registry.
         default_model: the model used when the config names none.
-        explain_input: what attributions are over: `pixels`, `features`
-            (encoded table columns), later `tokens` or `spectrogram`; an
-            explanation method must accept it.
+        explain_input: the space attributions are over: `pixels`, `features`
+            (encoded table columns), `tokens` or `spectrogram`; an explanation
+            method declares the spaces it accepts, and the explain stage draws
+            and summarizes each space its own way (`explain.layouts`).
         explain_methods: the methods run when `explain.methods` is not set.
         explain_examples: test examples explained when `explain.examples` is not set.
         default_baselines: the baselines compared when `baselines` is not set
@@ -102,7 +123,7 @@ class Task(abc.ABC):
     """
 
     name: ClassVar[str]
-    problem: ClassVar[str]
+    problem: ClassVar[Problem]
     data_kind: ClassVar[str]
     models: ClassVar[Registry[ModelSpec]]
     default_model: ClassVar[str]
@@ -164,6 +185,18 @@ class Task(abc.ABC):
         """
         return {}
 
+    def explanation_subject(self, model: keras.Model, inputs: np.ndarray) -> ExplanationSubject:
+        """What the attribution methods explain: by default the model over its own inputs.
+
+        A task whose model starts with fixed signal processing overrides this
+        to explain the part after it, over what it computes (a spectrogram).
+
+        Args:
+            model: the trained model.
+            inputs: the explained examples, model-ready.
+        """
+        return ExplanationSubject(model, inputs, self.reference_input())
+
     @abc.abstractmethod
     def reference_input(self) -> np.ndarray:
         """The input that carries no information, shaped as one model input.
@@ -172,17 +205,17 @@ class Task(abc.ABC):
         deleted features with it (a black image, the train means of a table).
         """
 
-    @abc.abstractmethod
     def build_losses(self) -> keras.losses.Loss:
-        """Returns the training loss."""
+        """Returns the training loss: the problem's, as a Keras object."""
+        return keras.losses.get(copy.deepcopy(self.problem.loss))
 
-    @abc.abstractmethod
     def build_metrics(self) -> list[keras.metrics.Metric]:
-        """Returns the metrics Keras reports during training."""
+        """Returns the metrics Keras reports during training: the problem's."""
+        return [keras.metrics.get(copy.deepcopy(config)) for config in self.problem.metrics]
 
-    @abc.abstractmethod
     def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
-        """Computes the held-out metrics from the model's outputs."""
+        """Computes the held-out metrics from the model's outputs (the problem's metrics)."""
+        return self.problem.evaluate(y_true, outputs, self.spec.class_names, seed)
 
     def compile(
         self,
@@ -210,31 +243,10 @@ class Task(abc.ABC):
 class ClassificationTask(Task):
     """A task whose model outputs one probability per class (softmax)."""
 
-    problem = "classification"
-
-    def build_losses(self) -> keras.losses.Loss:
-        return keras.losses.SparseCategoricalCrossentropy()
-
-    def build_metrics(self) -> list[keras.metrics.Metric]:
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-
-    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
-        return evaluate_classification(y_true, outputs, self.spec.class_names, seed=seed)
+    problem = CLASSIFICATION
 
 
 class RegressionTask(Task):
     """A task whose model outputs one value per example; labels are fed as `(1,)` vectors."""
 
-    problem = "regression"
-
-    def build_losses(self) -> keras.losses.Loss:
-        return keras.losses.MeanSquaredError()
-
-    def build_metrics(self) -> list[keras.metrics.Metric]:
-        return [
-            keras.metrics.RootMeanSquaredError(name="rmse"),
-            keras.metrics.MeanAbsoluteError(name="mae"),
-        ]
-
-    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
-        return evaluate_regression(y_true, outputs, seed=seed)
+    problem = REGRESSION

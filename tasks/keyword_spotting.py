@@ -31,7 +31,13 @@ from tasklab.core.model_options import AudioCNNOptions, DSCNNOptions, KeywordMod
 from tasklab.core.registry import Registry
 from tasklab.data.audio import NOISE_COLORS, AudioSchema, colored_noise
 from tasklab.data.base import DataSpec, Split
-from tasklab.tasks.base import ClassificationTask, ModelSpec, classifier_head, register_task
+from tasklab.tasks.base import (
+    ClassificationTask,
+    ExplanationSubject,
+    ModelSpec,
+    classifier_head,
+    register_task,
+)
 
 KEYWORD_MODELS: Registry[ModelSpec] = Registry("keyword_spotting model")
 SPECTROGRAM_LAYER = "log_mel"  # The front end's last layer: raw audio -> log-mel spectrogram.
@@ -317,6 +323,16 @@ class KeywordSpotting(ClassificationTask):
         """A clip of digital silence."""
         return np.zeros(self.schema.clip_samples, dtype=np.float32)
 
+    def explanation_subject(self, model: keras.Model, inputs: np.ndarray) -> ExplanationSubject:
+        """The classifier after the front end, over the clips' log-mel spectrograms.
+
+        Saliency over raw samples is unreadable; over the spectrogram it shows
+        which times and frequencies decided (see `SpectrogramSpace`).
+        """
+        space = SpectrogramSpace(model)
+        fill = space.spectrograms(self.reference_input()[np.newaxis])[0]
+        return ExplanationSubject(space.back, space.spectrograms(inputs), fill)
+
     def log_mel(self, clips: np.ndarray) -> np.ndarray:
         """`(clips, frames, mels)` log-mel spectrograms, as the model's front end computes them."""
         settings = front_end_settings(self.model_config.options, self.schema)
@@ -339,6 +355,44 @@ class KeywordSpotting(ClassificationTask):
             ]
         )
         return summary_features(self.log_mel(clips))
+
+
+class SpectrogramSpace:
+    """A keyword model split at its spectrogram: `front(audio)` and `back(spectrogram)`.
+
+    The front end is fixed signal processing, so explaining the back (the
+    nested classifier model) is explaining everything the model learned.
+
+    Args:
+        model: a keyword model (`with_front_end`).
+
+    Raises:
+        ValueError: when the model lacks the front end or the classifier.
+    """
+
+    def __init__(self, model: keras.Model):
+        try:
+            layer = model.get_layer(SPECTROGRAM_LAYER)
+            self.back = model.get_layer(CLASSIFIER_LAYER)
+        except ValueError:
+            raise ValueError(
+                f"The model lacks a layer '{SPECTROGRAM_LAYER}' or a nested model "
+                f"'{CLASSIFIER_LAYER}', so it cannot be explained over its spectrogram. Keyword "
+                "models built by tasklab have both."
+            ) from None
+        self.front = keras.Model(model.inputs[0], layer.output, name="front_end")
+
+    def spectrograms(self, audio: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """`(clips, frames, mels, 1)` log-mel spectrograms of raw clips.
+
+        Direct calls, batch by batch: `predict` would retrace for each new number of clips.
+        """
+        parts = [
+            np.asarray(self.front(audio[start : start + batch_size], training=False))
+            for start in range(0, len(audio), batch_size)
+        ]
+        flat = np.concatenate(parts)
+        return flat.reshape(len(audio), *self.front.output.shape[1:]).astype(np.float32)
 
 
 def summary_features(log_mel: np.ndarray) -> pd.DataFrame:

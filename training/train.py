@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from tasklab.core import io
 from tasklab.core.config import ConfigError, StopAt, TrainConfig
 from tasklab.core.errors import UserError
+from tasklab.core.problems import Problem
 from tasklab.core.progress import Progress
 from tasklab.core.registry import closest_hint
 from tasklab.core.run_dir import RunDir
@@ -172,8 +173,8 @@ def split_inputs(
     return np.concatenate(kept)
 
 
-def sample_rows(split: Split, problem: str, size: int, seed: int) -> np.ndarray:
-    """Indices of a seeded sample of a split, stratified by class for classification.
+def sample_rows(split: Split, problem: Problem, size: int, seed: int) -> np.ndarray:
+    """Indices of a seeded sample of a split, stratified by class where labels are classes.
 
     Returns:
         Up to `size` sorted row indices, with the split's class proportions.
@@ -182,7 +183,7 @@ def sample_rows(split: Split, problem: str, size: int, seed: int) -> np.ndarray:
     indices = np.arange(len(labels))
     if size >= len(labels):
         return indices
-    stratify = labels if problem == "classification" else None
+    stratify = problem.strata(labels)
     if stratify is not None and np.bincount(labels).min() < 2:
         stratify = None  # A class with one example cannot be stratified; sample at random.
     chosen, _ = train_test_split(indices, train_size=size, stratify=stratify, random_state=seed)

@@ -7,10 +7,10 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 from tasklab.baselines.compare import fold_train_config, verdict
-from tasklab.baselines.stats import PairedTest
 from tasklab.baselines.xgboost_model import XGBoostClassifier
 from tasklab.core import io
 from tasklab.core.config import DataConfig, load_config, parse_config, parse_model_config
+from tasklab.core.stats import PairedTest
 from tasklab.data import load_dataset
 from tasklab.pipelines.run import run
 from tasklab.tasks import get_task

@@ -32,7 +32,7 @@ def test_every_shipped_config_has_a_target_its_training_logs():
         config = load_config(REPO / "configs" / f"{name}.yaml", [f"train.stop_at={target}"])
         problem = get_task(config.task).problem
         # What classification and regression tasks log (checked at run time by stop_at_target).
-        expected = "val_rmse" if problem == "regression" else "val_accuracy"
+        expected = "val_accuracy" if problem.has_classes else "val_rmse"
         assert parse_stop_at(config.train.stop_at).metric == expected
 
 

@@ -10,8 +10,7 @@ from tasklab.core.config import AudioConfig, parse_model_config
 from tasklab.data.audio import audio_spec
 from tasklab.explain.base import ExplainOptions
 from tasklab.explain.gradients import completeness_error, grad_cam, integrated_gradients
-from tasklab.explain.stage import SpectrogramSpace
-from tasklab.tasks.keyword_spotting import KeywordSpotting
+from tasklab.tasks.keyword_spotting import KeywordSpotting, SpectrogramSpace
 
 SPEC = audio_spec(("a", "b", "c"), AudioConfig(sample_rate=8000, clip_seconds=0.5))
 
@@ -59,3 +58,13 @@ def test_a_model_without_a_front_end_is_refused_with_the_reason():
 
     with pytest.raises(ValueError, match=r"log_mel.*classifier"):
         SpectrogramSpace(plain)
+
+
+def test_the_task_explains_its_classifier_over_spectrograms_from_silence(model_and_clips):
+    task, model, clips = model_and_clips
+    subject = task.explanation_subject(model, clips)
+    space = SpectrogramSpace(model)
+
+    assert subject.model is space.back
+    np.testing.assert_allclose(subject.inputs, space.spectrograms(clips))
+    np.testing.assert_allclose(subject.fill, space.spectrograms(np.zeros((1, 4000), np.float32))[0])

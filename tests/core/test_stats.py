@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from tasklab.baselines.stats import (
+from tasklab.core.stats import (
     corrected_resampled_t,
     mcnemar_exact,
     paired_t_5x2cv,

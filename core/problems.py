@@ -1,0 +1,214 @@
+"""What differs between kinds of prediction problem, in one object per kind.
+
+A task declares its problem (`ClassificationTask.problem` is `CLASSIFICATION`);
+every stage asks the problem instead of comparing a name: how labels are
+stratified, which metrics and paired test judge a model, which classical
+estimator fits it, how an exported model's agreement is measured, which test
+examples are worth explaining. A new kind of problem (segmentation, detection,
+sequences) is one subclass registered in `PROBLEMS`.
+
+The module is TensorFlow-free (numpy, scipy, sklearn): the data layer below the
+tasks uses it too. The Keras loss and metrics are declared as Keras
+serialization configs, which the task layer turns into objects.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator, RepeatedKFold, RepeatedStratifiedKFold
+
+from tasklab.core.evaluate import (
+    Evaluation,
+    evaluate_classification,
+    evaluate_regression,
+    primary_score,
+)
+from tasklab.core.registry import Registry
+from tasklab.core.stats import PairedTest, mcnemar_exact, wilcoxon_errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Explained:
+    """Which output an explanation of each example is about.
+
+    Attributes:
+        predicted: the model's prediction per example (a class, or a value).
+        targets: the output index explained per example (the predicted class; 0 for a value).
+        confidence: that output's value (the class probability, or the value).
+    """
+
+    predicted: np.ndarray
+    targets: np.ndarray
+    confidence: np.ndarray
+
+
+class Problem(abc.ABC):
+    """A kind of prediction problem.
+
+    Class attributes a concrete problem sets:
+        name: its registry name (saved in run directories and edge bundles).
+        has_classes: labels are class indices: splits are stratified by them
+            and the data names the classes.
+        estimator_type: sklearn's `_estimator_type` of its classical baselines
+            (`classifier` or `regressor`).
+        output_kind: what the model outputs, as an edge bundle declares it
+            (`probabilities` or `value`); the edge runner reads outputs by it.
+        loss: the Keras loss, as a Keras serialization config.
+        metrics: the Keras training metrics, as serialization configs.
+    """
+
+    name: ClassVar[str]
+    has_classes: ClassVar[bool]
+    estimator_type: ClassVar[str]
+    output_kind: ClassVar[str]
+    loss: ClassVar[dict[str, Any]]
+    metrics: ClassVar[tuple[dict[str, Any], ...]]
+
+    def __repr__(self) -> str:
+        return f"<problem {self.name}>"
+
+    def strata(self, labels: np.ndarray) -> np.ndarray | None:
+        """The labels to stratify splits and samples by, or None to draw at random."""
+        return np.asarray(labels) if self.has_classes else None
+
+    def cv_splitter(self, folds: int, repeats: int, seed: int) -> BaseCrossValidator:
+        """Repeated k-fold cross-validation, stratified where labels are classes."""
+        splitter = RepeatedStratifiedKFold if self.has_classes else RepeatedKFold
+        return splitter(n_splits=folds, n_repeats=repeats, random_state=seed)
+
+    @abc.abstractmethod
+    def evaluate(
+        self, y_true: np.ndarray, outputs: np.ndarray, class_names: tuple[str, ...], seed: int
+    ) -> Evaluation:
+        """The held-out metrics, with bootstrap intervals, from a model's outputs."""
+
+    def score(self, metric: str, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        """One metric without intervals (cross-validation folds)."""
+        return primary_score(metric, y_true, outputs)
+
+    @abc.abstractmethod
+    def paired_test(self, y_true: np.ndarray, first: np.ndarray, second: np.ndarray) -> PairedTest:
+        """The test of two models' outputs on the same held-out examples."""
+
+    @abc.abstractmethod
+    def estimator_outputs(self, estimator: Any, features: Any) -> np.ndarray:
+        """A fitted sklearn-style estimator's outputs, shaped like the Keras model's."""
+
+    @abc.abstractmethod
+    def agreement(self, reference: np.ndarray, candidate: np.ndarray) -> float | None:
+        """How often an exported model decides as the Keras model did (None: not measured)."""
+
+    @abc.abstractmethod
+    def explained(self, outputs: np.ndarray) -> Explained:
+        """Which output an explanation of each example is about."""
+
+    @abc.abstractmethod
+    def examples_to_explain(
+        self, y_true: np.ndarray, outputs: np.ndarray, count: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """The sorted test rows worth explaining: `count` of them (fewer if the split is small)."""
+
+    def mistakes(self, y_true: np.ndarray, predicted: np.ndarray) -> np.ndarray | None:
+        """Which predictions are wrong, where that is a yes or no (None otherwise)."""
+        return None
+
+
+PROBLEMS: Registry[Problem] = Registry("problem")
+
+
+def register_problem(cls: type[Problem]) -> type[Problem]:
+    """Class decorator: registers one instance of a problem under its `name`."""
+    PROBLEMS.register(cls.name)(cls())
+    return cls
+
+
+def problem_named(problem: Problem | str) -> Problem:
+    """The problem itself, or the one registered under a name (`classification`, ...).
+
+    Raises:
+        LookupError: listing the known problems.
+    """
+    return problem if isinstance(problem, Problem) else PROBLEMS.get(problem)
+
+
+@register_problem
+class Classification(Problem):
+    """One class per example; the model outputs a probability per class."""
+
+    name = "classification"
+    has_classes = True
+    estimator_type = "classifier"
+    output_kind = "probabilities"
+    loss: ClassVar[dict[str, Any]] = {"class_name": "SparseCategoricalCrossentropy", "config": {}}
+    metrics = ({"class_name": "SparseCategoricalAccuracy", "config": {"name": "accuracy"}},)
+
+    def evaluate(self, y_true, outputs, class_names, seed):
+        return evaluate_classification(y_true, outputs, class_names, seed=seed)
+
+    def paired_test(self, y_true, first, second):
+        # Exact McNemar on the discordant predictions: both models' decisions, paired.
+        return mcnemar_exact(y_true, first.argmax(axis=1), second.argmax(axis=1))
+
+    def estimator_outputs(self, estimator, features):
+        return estimator.predict_proba(features)
+
+    def agreement(self, reference, candidate):
+        return float(np.mean(reference.argmax(axis=-1) == candidate.argmax(axis=-1)))
+
+    def explained(self, outputs):
+        predicted = outputs.argmax(axis=1)
+        return Explained(predicted, predicted, outputs[np.arange(len(outputs)), predicted])
+
+    def examples_to_explain(self, y_true, outputs, count, rng):
+        # Half misclassified where there are so many: they are what a reader checks first.
+        predicted = outputs.argmax(axis=1)
+        wrong = np.flatnonzero(predicted != y_true)
+        right = np.flatnonzero(predicted == y_true)
+        wrong = rng.choice(wrong, size=min(len(wrong), count // 2), replace=False)
+        right = rng.choice(right, size=min(len(right), count - len(wrong)), replace=False)
+        return np.sort(np.concatenate([wrong, right]).astype(int))
+
+    def mistakes(self, y_true, predicted):
+        return np.asarray(predicted) != np.asarray(y_true)
+
+
+@register_problem
+class Regression(Problem):
+    """One value per example; the model outputs it as a `(1,)` vector."""
+
+    name = "regression"
+    has_classes = False
+    estimator_type = "regressor"
+    output_kind = "value"
+    loss: ClassVar[dict[str, Any]] = {"class_name": "MeanSquaredError", "config": {}}
+    metrics = (
+        {"class_name": "RootMeanSquaredError", "config": {"name": "rmse"}},
+        {"class_name": "MeanAbsoluteError", "config": {"name": "mae"}},
+    )
+
+    def evaluate(self, y_true, outputs, class_names, seed):
+        return evaluate_regression(y_true, outputs, seed=seed)
+
+    def paired_test(self, y_true, first, second):
+        return wilcoxon_errors(y_true, first, second)
+
+    def estimator_outputs(self, estimator, features):
+        return estimator.predict(features)
+
+    def agreement(self, reference, candidate):
+        return None  # Values have no decision to agree on; the gate compares them directly.
+
+    def explained(self, outputs):
+        values = np.asarray(outputs).reshape(-1)
+        return Explained(values, np.zeros(len(values), dtype=int), values)
+
+    def examples_to_explain(self, y_true, outputs, count, rng):
+        return np.sort(rng.choice(len(y_true), size=min(count, len(y_true)), replace=False))
+
+
+CLASSIFICATION = PROBLEMS.get("classification")
+REGRESSION = PROBLEMS.get("regression")
