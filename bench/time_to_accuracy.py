@@ -30,6 +30,7 @@ from tasklab.baselines.models import BASELINES
 from tasklab.core import io
 from tasklab.core.config import load_config
 from tasklab.core.run_dir import RunDir
+from tasklab.export.results import ExportResult
 from tasklab.tasks import get_task
 
 CONFIGS = REPO / "configs"
@@ -93,44 +94,42 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
         "run_peak_rss_mib": round(done.peak_rss_mib),
     }
     export_file = RunDir(done.run_dir).export
-    edge = edge_rows(name, io.read_json(export_file)) if export_file.is_file() else None
+    edge = edge_rows(name, ExportResult.read(export_file)) if export_file.is_file() else None
     return row, edge
 
 
-def edge_rows(name: str, export: dict[str, Any]) -> dict[str, Any]:
+def edge_rows(name: str, export: ExportResult) -> dict[str, Any]:
     """The edge figures of one run's `export.json`: sizes and latencies, as ratios.
 
     Returns:
         The Keras and XGBoost references and one row per LiteRT variant.
     """
-    keras_ms = export["keras"]["latency_ms_median"]
-    xgboost = export.get("xgboost")
-    xgboost_ms = xgboost["latency_ms_median"] if xgboost else None
+    keras_ms = export.keras.latency_ms_median
+    xgboost_ms = export.xgboost.latency_ms_median if export.xgboost else None
     variants = []
     # Every variant in the bundle, the int8 triage's retries (when int8 failed its gate) too.
-    for variant in export["variants"]:
-        latency = variant["latency_ms_median"]
+    for variant in export.variants:
+        latency = variant.latency_ms_median
         variants.append(
             {
-                "variant": variant["name"],
-                "size_bytes": variant["size_bytes"],
-                "size_vs_float32": variant["size_ratio"],
-                "size_vs_keras_file": variant["size_bytes"] / export["keras"]["size_bytes"],
+                "variant": variant.name,
+                "size_bytes": variant.size_bytes,
+                "size_vs_float32": variant.size_ratio,
+                "size_vs_keras_file": variant.size_bytes / export.keras.size_bytes,
                 "latency_ms": latency,
                 "latency_vs_keras": latency / keras_ms,
                 "latency_vs_xgboost": latency / xgboost_ms if xgboost_ms else None,
-                "agreement": variant["agreement"],
-                "passed": variant["passed"],
+                "agreement": variant.agreement,
+                "passed": variant.passed,
             }
         )
     return {
         "config": name,
-        "keras": {
-            "size_bytes": export["keras"]["size_bytes"],
-            "latency_ms": keras_ms,
-        },
+        "keras": {"size_bytes": export.keras.size_bytes, "latency_ms": keras_ms},
         "xgboost": (
-            {"size_bytes": xgboost["size_bytes"], "latency_ms": xgboost_ms} if xgboost else None
+            {"size_bytes": export.xgboost.size_bytes, "latency_ms": xgboost_ms}
+            if export.xgboost
+            else None
         ),
         "variants": variants,
     }

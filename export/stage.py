@@ -44,6 +44,12 @@ from tasklab.edge.litert import LiteRTModel, time_calls
 from tasklab.export.bundle import write_runner
 from tasklab.export.convert import check_builtin_ops, convert, export_saved_model, operators
 from tasklab.export.parity import measure_parity
+from tasklab.export.results import (
+    ExportResult,
+    KerasReference,
+    VariantResult,
+    XGBoostReference,
+)
 from tasklab.export.triage import (
     LayerError,
     convert_keeping_float,
@@ -75,7 +81,7 @@ def export_model(
     dataset: Dataset,
     config: RunConfig,
     run_dir: Path,
-) -> dict[str, Any]:
+) -> ExportResult:
     """Exports the configured LiteRT variants of a trained model and writes the bundle.
 
     Args:
@@ -86,7 +92,7 @@ def export_model(
         run_dir: the run directory; gets `export/` and `export.json`.
 
     Returns:
-        What `export.json` holds.
+        What `export.json` holds, typed.
 
     Raises:
         FlexOpsError: when a variant needs Flex ops and `export.allow_flex` is off.
@@ -132,10 +138,10 @@ def export_model(
     for name in export_config.variants:
         entry = context.export_variant(name)
         variants.append(entry)
-        if name == "int8" and not entry["passed"] and export_config.triage_layers:
+        if name == "int8" and not entry.passed and export_config.triage_layers:
             variants.extend(context.triage_int8())
-        progress.advance(f"{name} {'passed' if entry['passed'] else 'failed'} its gate")
-    _add_size_ratios(variants)
+        progress.advance(f"{name} {'passed' if entry.passed else 'failed'} its gate")
+    variants = with_size_ratios(variants)
 
     io.write_text(staging / LABELS_FILE, "".join(f"{n}\n" for n in dataset.spec.class_names))
     io.write_json(
@@ -144,23 +150,23 @@ def export_model(
     write_runner(staging)
     io.replace_dir(staging, RunDir(run_dir).bundle)
     io.replace_dir(saved_model_staging, RunDir(run_dir).saved_model)
-    result = {
-        "bundle": RunDir.BUNDLE,
-        "test_examples": len(test_inputs),
-        "calibration_examples": len(representative),
-        "num_threads": export_config.num_threads,
-        "primary_metric": keras_evaluation.primary,
-        "higher_is_better": keras_evaluation.higher_is_better,
-        "keras": {
-            "metrics": keras_evaluation.metrics,
-            "size_bytes": RunDir(run_dir).model.stat().st_size,
+    result = ExportResult(
+        bundle=RunDir.BUNDLE,
+        variants=tuple(variants),
+        all_passed=all(entry.passed for entry in variants),
+        test_examples=len(test_inputs),
+        calibration_examples=len(representative),
+        num_threads=export_config.num_threads,
+        primary_metric=keras_evaluation.primary,
+        higher_is_better=keras_evaluation.higher_is_better,
+        keras=KerasReference(
+            metrics=keras_evaluation.metrics,
+            size_bytes=RunDir(run_dir).model.stat().st_size,
             **_prefixed(keras_latency(model, test_inputs[0], export_config.latency_runs)),
-        },
-        "xgboost": xgboost_latency(run_dir, task, dataset.test, export_config.latency_runs),
-        "variants": variants,
-        "all_passed": all(entry["passed"] for entry in variants),
-    }
-    io.write_json(RunDir(run_dir).export, result)
+        ),
+        xgboost=xgboost_latency(run_dir, task, dataset.test, export_config.latency_runs),
+    )
+    result.write(RunDir(run_dir).export)
     return result
 
 
@@ -179,14 +185,14 @@ class _VariantContext:
     representative: np.ndarray
     seed: int
 
-    def export_variant(self, name: str) -> dict[str, Any]:
+    def export_variant(self, name: str) -> VariantResult:
         """Converts, checks and times one variant; returns its `export.json` entry."""
         logger.info("Export: converting %s", name)
         started = time.perf_counter()
         content = convert(self.saved_model, name, self.representative)
         return self._check_and_time(name, content, time.perf_counter() - started)
 
-    def triage_int8(self) -> list[dict[str, Any]]:
+    def triage_int8(self) -> list[VariantResult]:
         """Ranks the int8 layers by quantization error and retries with some kept in float.
 
         For a task whose models start with a fixed signal front end (a
@@ -209,28 +215,27 @@ class _VariantContext:
             choices[FRONT_END_RETRY] = front_end(tensors, self.task.front_end_layers)
         choices[TRIAGE_RETRIES[0]] = _tensors(worst_layers(ranked, self.config.triage_layers))
         choices[TRIAGE_RETRIES[1]] = _tensors(float_front(ranked))
-        entries: list[dict[str, Any]] = []
+        entries: list[VariantResult] = []
         for name, kept in choices.items():
-            if entries and (entries[-1]["passed"] or entries[-1]["kept_float"] == kept):
+            if entries and (entries[-1].passed or list(entries[-1].kept_float) == kept):
                 break
             entries.append(self._retry_keeping_float(name, ranked, kept, rank_seconds))
         return entries
 
     def _retry_keeping_float(
         self, name: str, ranked: list[LayerError], kept: list[str], rank_seconds: float
-    ) -> dict[str, Any]:
+    ) -> VariantResult:
         started = time.perf_counter()
         content = convert_keeping_float(self.saved_model, self.representative, kept)
         seconds = rank_seconds + time.perf_counter() - started
-        entry = self._check_and_time(name, content, seconds)
-        entry["kept_float"] = kept
-        entry["layer_errors"] = [
+        layer_errors = tuple(
             {"op": layer.op, "tensor": layer.tensor, "rmse_over_scale": layer.rmse_over_scale}
             for layer in ranked
-        ]
-        return entry
+        )
+        entry = self._check_and_time(name, content, seconds)
+        return dataclasses.replace(entry, kept_float=tuple(kept), layer_errors=layer_errors)
 
-    def _check_and_time(self, name: str, content: bytes, seconds: float) -> dict[str, Any]:
+    def _check_and_time(self, name: str, content: bytes, seconds: float) -> VariantResult:
         builtin_only = check_builtin_ops(content, name, self.config.allow_flex)
         path = io.write_bytes(self.staging / f"{name}.tflite", content)
         runtime = LiteRTModel(path, num_threads=self.config.num_threads)
@@ -257,37 +262,35 @@ class _VariantContext:
             latency["median_ms"],
             "passed" if parity.passed else "FAILED (" + "; ".join(parity.failures) + ")",
         )
-        return {
-            "name": name,
-            "path": f"{RunDir.BUNDLE}/{path.name}",
-            "size_bytes": len(content),
-            "builtin_ops_only": builtin_only,
-            "ops": sorted({op.name for op in operators(content)}),
-            "input_dtype": runtime.input_dtype.name,
-            "input_quantization": _quantization(runtime.input_quantization),
-            "output_quantization": _quantization(runtime.output_quantization),
-            "agreement": parity.agreement,
-            "max_abs_diff": parity.max_abs_diff,
-            "mean_abs_diff": parity.mean_abs_diff,
-            "metrics": evaluation.metrics,
-            "metric_drop": parity.metric_drop,
-            "latency_ms_median": latency["median_ms"],
-            "latency_ms_p90": latency["p90_ms"],
-            "throughput_per_second": throughput,
-            "convert_seconds": round(seconds, 3),
-            "passed": parity.passed,
-            "failures": list(parity.failures),
-            "kept_float": [],  # Quantization triage only: tensors kept in float.
-            "layer_errors": [],  # Quantization triage only: every layer's error, worst first.
-        }
+        return VariantResult(
+            name=name,
+            path=f"{RunDir.BUNDLE}/{path.name}",
+            size_bytes=len(content),
+            builtin_ops_only=builtin_only,
+            ops=tuple(sorted({op.name for op in operators(content)})),
+            input_dtype=runtime.input_dtype.name,
+            input_quantization=_quantization(runtime.input_quantization),
+            output_quantization=_quantization(runtime.output_quantization),
+            agreement=parity.agreement,
+            max_abs_diff=parity.max_abs_diff,
+            mean_abs_diff=parity.mean_abs_diff,
+            metrics=evaluation.metrics,
+            metric_drop=parity.metric_drop,
+            latency_ms_median=latency["median_ms"],
+            latency_ms_p90=latency["p90_ms"],
+            throughput_per_second=throughput,
+            convert_seconds=round(seconds, 3),
+            passed=parity.passed,
+            failures=parity.failures,
+        )
 
 
 def preprocessing_spec(
-    task: Task, config: RunConfig, test_inputs: np.ndarray, variants: list[dict[str, Any]]
+    task: Task, config: RunConfig, test_inputs: np.ndarray, variants: list[VariantResult]
 ) -> dict[str, Any]:
     """What a device needs to feed the model and read its output (`preprocessing.json`)."""
-    passed = [entry for entry in variants if entry["passed"]]
-    default = min(passed or variants, key=lambda entry: entry["size_bytes"])["name"]
+    passed = [entry for entry in variants if entry.passed]
+    default = min(passed or variants, key=lambda entry: entry.size_bytes).name
     problem = task.problem
     return {
         "format_version": 1,
@@ -307,17 +310,17 @@ def preprocessing_spec(
         },
         "default_variant": default,
         "variants": {
-            entry["name"]: {
-                "file": Path(entry["path"]).name,
-                "input_dtype": entry["input_dtype"],
-                "input_quantization": entry["input_quantization"],
-                "output_quantization": entry["output_quantization"],
-                "passed": entry["passed"],
+            entry.name: {
+                "file": Path(entry.path).name,
+                "input_dtype": entry.input_dtype,
+                "input_quantization": entry.input_quantization,
+                "output_quantization": entry.output_quantization,
+                "passed": entry.passed,
                 "quantize_input": "q = clip(round(x / scale) + zero_point, -128, 127)"
-                if entry["input_dtype"] == "int8"
+                if entry.input_dtype == "int8"
                 else None,
                 "dequantize_output": "y = (q - zero_point) * scale"
-                if entry["output_quantization"]["scale"]
+                if entry.output_quantization["scale"]
                 else None,
             }
             for entry in variants
@@ -331,7 +334,7 @@ def keras_latency(model: keras.Model, example: np.ndarray, runs: int) -> dict[st
     return time_calls(lambda: model.predict_on_batch(batch), _WARMUP, runs)
 
 
-def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[str, Any] | None:
+def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> XGBoostReference | None:
     """Single-example latency of the run's XGBoost baseline, reloaded from its JSON.
 
     Returns:
@@ -343,23 +346,23 @@ def xgboost_latency(run_dir: Path, task: Task, test: Split, runs: int) -> dict[s
     if baseline is None:
         return None
     row = task.baseline_features(test).iloc[[0]]
-    return {
-        "size_bytes": xgboost_baseline_path(run_dir).stat().st_size,
+    return XGBoostReference(
+        size_bytes=xgboost_baseline_path(run_dir).stat().st_size,
         **_prefixed(
             time_calls(lambda: task.problem.estimator_outputs(baseline, row), _WARMUP, runs)
         ),
-    }
+    )
 
 
-def enforce_gate(result: dict[str, Any]) -> None:
+def enforce_gate(result: ExportResult) -> None:
     """Raises when a variant failed its gate (for `tasklab export --strict`).
 
     Raises:
         ExportGateError: naming each failing variant and why.
     """
-    failing = [entry for entry in result["variants"] if not entry["passed"]]
+    failing = result.failing()
     if failing:
-        described = "; ".join(f"{e['name']}: {', '.join(e['failures'])}" for e in failing)
+        described = "; ".join(f"{e.name}: {', '.join(e.failures)}" for e in failing)
         raise ExportGateError(f"{len(failing)} variant(s) failed the parity gate: {described}.")
 
 
@@ -376,8 +379,10 @@ def _quantization(params: tuple[float, int]) -> dict[str, float | int]:
     return {"scale": scale, "zero_point": zero_point}
 
 
-def _add_size_ratios(variants: list[dict[str, Any]]) -> None:
-    """Each variant's size as a fraction of float32's (when float32 was exported)."""
-    reference = next((e["size_bytes"] for e in variants if e["name"] == "float32"), None)
-    for entry in variants:
-        entry["size_ratio"] = round(entry["size_bytes"] / reference, 4) if reference else None
+def with_size_ratios(variants: list[VariantResult]) -> list[VariantResult]:
+    """The variants with their size as a fraction of float32's (when float32 was exported)."""
+    reference = next((e.size_bytes for e in variants if e.name == "float32"), None)
+    return [
+        dataclasses.replace(e, size_ratio=round(e.size_bytes / reference, 4) if reference else None)
+        for e in variants
+    ]

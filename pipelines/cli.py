@@ -250,11 +250,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.variants:
         overrides.append(f"export.variants=[{','.join(args.variants)}]")
     result = export_run(args.run_dir, overrides)
-    for entry in result["variants"]:
-        agreement = "n/a" if entry["agreement"] is None else f"{entry['agreement']:.4f}"
+    for entry in result.variants:
+        agreement = "n/a" if entry.agreement is None else f"{entry.agreement:.4f}"
         print(
-            f"{entry['name']:<18} {entry['size_bytes']:>10,} B  agreement {agreement}  "
-            f"{entry['latency_ms_median']:.3f} ms  {'passed' if entry['passed'] else 'FAILED'}"
+            f"{entry.name:<18} {entry.size_bytes:>10,} B  agreement {agreement}  "
+            f"{entry.latency_ms_median:.3f} ms  {'passed' if entry.passed else 'FAILED'}"
         )
     print(f"{args.run_dir.rstrip('/')}/export")
     if args.strict:

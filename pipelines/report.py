@@ -20,6 +20,7 @@ from tasklab.core.config import DATA_SECTION_KINDS
 from tasklab.core.figures import figure_png, plot_label
 from tasklab.core.yaml_text import parse_yaml
 from tasklab.edge.bundle_spec import PREPROCESSING_FILE
+from tasklab.export.results import ExportResult, VariantResult
 
 BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 
@@ -34,10 +35,9 @@ REQUIRED_KEYS = {
     ),
     RunDir.MANIFEST: ("status", "versions"),
     RunDir.BASELINES: ("models", "test", "verdict", "primary_metric", "higher_is_better"),
-    RunDir.EXPORT: ("variants", "bundle", "all_passed"),
     RunDir.EXPLAIN: ("methods", "examples"),
 }  # fmt: skip
-_OPTIONAL = (RunDir.BASELINES, RunDir.EXPORT, RunDir.EXPLAIN)
+_OPTIONAL = (RunDir.BASELINES, RunDir.EXPLAIN)
 # What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
 _RENDER_FAILURES = (
     KeyError,
@@ -81,8 +81,10 @@ def write_report(run_dir: str | Path) -> Path:
         for name, keys in REQUIRED_KEYS.items()
         if name not in _OPTIONAL or (run_dir / name).is_file()
     }
+    export_file = RunDir(run_dir).export
+    export = ExportResult.read(export_file) if export_file.is_file() else None
     try:
-        html, plots = _render(run_dir, records)
+        html, plots = _render(run_dir, records, export)
     except io.ArtifactReadError:
         raise
     except _RENDER_FAILURES as error:
@@ -97,11 +99,12 @@ def write_report(run_dir: str | Path) -> Path:
     return io.write_text(RunDir(run_dir).report, html)
 
 
-def _render(run_dir: Path, records: dict[str, dict]) -> tuple[str, dict[str, bytes]]:
+def _render(
+    run_dir: Path, records: dict[str, dict], export: ExportResult | None
+) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its plots (PNG bytes by name), written by neither."""
     metrics, manifest = records[RunDir.METRICS], records[RunDir.MANIFEST]
     comparison = records.get(RunDir.BASELINES)
-    export = records.get(RunDir.EXPORT)
     explain = records.get(RunDir.EXPLAIN)
     history_file = RunDir(run_dir).history
     history = io.read_json(history_file) if history_file.is_file() else []
@@ -142,7 +145,7 @@ def _render(run_dir: Path, records: dict[str, dict]) -> tuple[str, dict[str, byt
     return html, plots
 
 
-def edge_default(run_dir: Path, export: dict | None) -> dict | None:
+def edge_default(run_dir: Path, export: ExportResult | None) -> VariantResult | None:
     """The export variant the edge bundle runs when none is named: its `default_variant`.
 
     The export stage records it in the bundle's spec (the smallest variant
@@ -159,11 +162,10 @@ def edge_default(run_dir: Path, export: dict | None) -> dict | None:
     """
     if not export:
         return None
-    spec_file = run_dir / export["bundle"] / BUNDLE_SPEC_FILE
+    spec_file = run_dir / export.bundle / BUNDLE_SPEC_FILE
     if not spec_file.is_file():
         return None
-    name = io.read_json(spec_file).get("default_variant")
-    return next((variant for variant in export["variants"] if variant["name"] == name), None)
+    return export.variant(io.read_json(spec_file).get("default_variant"))
 
 
 def explain_outcomes(explain: dict | None) -> dict[str, list[str]]:

@@ -46,6 +46,7 @@ from tasklab.core.run_dir import RunDir
 from tasklab.core.yaml_text import YAMLInputError, read_yaml_file
 from tasklab.data import DataError, Dataset, load_dataset
 from tasklab.explain.stage import explain_model, resolve_methods
+from tasklab.export.results import ExportResult
 from tasklab.export.stage import export_model
 from tasklab.pipelines.report import write_report
 from tasklab.tasks import get_task
@@ -296,7 +297,7 @@ def timed(manifest: dict[str, Any], stage: str) -> Iterator[None]:
 
 def export_run(
     run_dir: str | Path, overrides: Iterable[str] = (), verbose: bool = True
-) -> dict[str, Any]:
+) -> ExportResult:
     """Exports (again) the LiteRT variants of a finished run: `tasklab export RUN_DIR`.
 
     The run's dataset is reloaded with its recorded config and seed, so the
@@ -310,7 +311,7 @@ def export_run(
         verbose: show the progress lines when logging is not configured (as `run`).
 
     Returns:
-        What `export.json` holds (the report is rebuilt too).
+        What `export.json` holds, typed (the report is rebuilt too).
     """
 
     def check(config: RunConfig) -> None:

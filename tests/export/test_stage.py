@@ -17,6 +17,7 @@ import pytest
 from tasklab.core import io
 from tasklab.core.config import load_config
 from tasklab.data import load_dataset
+from tasklab.export.results import ExportResult
 from tasklab.pipelines.run import export_run, run
 from tasklab.tasks import get_task
 from tasklab.training.train import split_inputs
@@ -90,6 +91,9 @@ def test_digits_exports_every_variant_with_builtin_ops_and_passes_the_gate(digit
     assert result["all_passed"]
     assert result["test_examples"] == io.read_json(digits_run / "metrics.json")["splits"]["test"]
     assert result["keras"]["latency_ms_median"] > 0 and result["xgboost"]["latency_ms_median"] > 0
+    # The typed result reads the file back whole: every key is a declared field.
+    typed = ExportResult.read(digits_run / "export.json")
+    assert typed.to_json() == result and typed.variant("int8").passed
 
 
 def test_digits_bundle_holds_what_a_device_needs(digits_run):

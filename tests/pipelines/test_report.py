@@ -86,20 +86,12 @@ def test_report_of_a_directory_that_is_not_a_run(tmp_path):
 def test_report_flags_a_failing_export_variant_and_shows_the_triage(tmp_path):
     write_fake_run(tmp_path, ["a", "b"])
     variant = {
-        "name": "int8",
-        "size_bytes": 1000,
+        **export_variant("int8", 1000, False, ["agreement 0.9000 < 0.98"]),
         "size_ratio": 0.25,
-        "builtin_ops_only": True,
         "agreement": 0.9,
         "max_abs_diff": 0.2,
         "metrics": {"accuracy": 0.7},
         "latency_ms_median": 0.01,
-        "latency_ms_p90": 0.02,
-        "throughput_per_second": 1e5,
-        "passed": False,
-        "failures": ["agreement 0.9000 < 0.98"],
-        "kept_float": [],
-        "layer_errors": [],
     }
     selective = {
         **variant,
@@ -117,6 +109,7 @@ def test_report_flags_a_failing_export_variant_and_shows_the_triage(tmp_path):
             "calibration_examples": 10,
             "num_threads": 1,
             "primary_metric": "accuracy",
+            "higher_is_better": True,
             "keras": {"metrics": {"accuracy": 0.75}, "size_bytes": 5000,
                       "latency_ms_median": 1.0, "latency_ms_p90": 1.2},
             "xgboost": None,
@@ -175,15 +168,23 @@ def export_variant(name, size_bytes, passed, failures=()):
     """One `export.json` variant entry as the export stage writes it."""
     return {
         "name": name,
+        "path": f"export/{name}.tflite",
         "size_bytes": size_bytes,
         "size_ratio": size_bytes / 19444,
         "builtin_ops_only": True,
+        "ops": ["CONV_2D", "SOFTMAX"],
+        "input_dtype": "float32",
+        "input_quantization": {"scale": 0.0, "zero_point": 0},
+        "output_quantization": {"scale": 0.0, "zero_point": 0},
         "agreement": 1.0 if passed else 0.6,
         "max_abs_diff": 1e-3,
+        "mean_abs_diff": 1e-4,
         "metrics": {"accuracy": 0.75},
+        "metric_drop": 0.0 if passed else 0.15,
         "latency_ms_median": 0.0123,
         "latency_ms_p90": 0.02,
         "throughput_per_second": 1e5,
+        "convert_seconds": 1.5,
         "passed": passed,
         "failures": list(failures),
         "kept_float": [],
@@ -242,7 +243,7 @@ def write_all_stages(run_dir, default="float16"):
         run_dir / "export.json",
         {
             "bundle": "export", "test_examples": 4, "calibration_examples": 10, "num_threads": 1,
-            "primary_metric": "accuracy",
+            "primary_metric": "accuracy", "higher_is_better": True,
             "keras": {"metrics": {"accuracy": 0.75}, "size_bytes": 86391,
                       "latency_ms_median": 1.0, "latency_ms_p90": 1.2},
             "xgboost": None, "variants": variants, "all_passed": False,
