@@ -549,8 +549,9 @@ class GateConfig:
     Attributes:
         min_agreement: least fraction of test examples whose top-1 class equals
             the Keras model's (classification only; regression has no classes).
-        max_abs_diff: largest allowed absolute difference of any output value
-            (probabilities, or predicted values for regression); null: not checked.
+        max_abs_diff: largest allowed absolute difference of any output value:
+            of probabilities, or, for predicted values, relative to the Keras
+            outputs' largest magnitude (at least 1); null: not checked.
         max_metric_drop: largest allowed loss in the primary test metric: in
             absolute terms for scores (accuracy 0.99 -> 0.98 is a drop of 0.01),
             relative to the Keras value for errors (RMSE 50 -> 50.5 is 0.01);
@@ -652,7 +653,8 @@ class ExplainConfig:
             every example's attributions sum to f(x) - f(baseline) within this
             relative error.
         tree_additivity_tolerance: largest allowed |base + sum - output| of
-            Tree SHAP (margin units).
+            Tree SHAP (margin units; for predicted values, relative to the
+            largest explained value, at least 1).
         keras_additivity_tolerance: the same for SHAP of the Keras model
             (output units, e.g. probability), where the algorithm promises it.
     """

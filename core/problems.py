@@ -102,6 +102,10 @@ class Problem(abc.ABC):
     def agreement(self, reference: np.ndarray, candidate: np.ndarray) -> float | None:
         """How often an exported model decides as the Keras model did (None: not measured)."""
 
+    def output_scale(self, outputs: np.ndarray) -> float:
+        """What an output difference is measured against in the export gate (1: absolute)."""
+        return 1.0
+
     @abc.abstractmethod
     def explained(self, outputs: np.ndarray) -> Explained:
         """Which output an explanation of each example is about."""
@@ -201,6 +205,11 @@ class Regression(Problem):
 
     def agreement(self, reference, candidate):
         return None  # Values have no decision to agree on; the gate compares them directly.
+
+    def output_scale(self, outputs):
+        # Values carry the target's units: float32 rounding alone moves a value of 1,000 by
+        # about 1e-4, so differences count relative to the largest (at least 1).
+        return max(1.0, float(np.max(np.abs(outputs)))) if np.size(outputs) else 1.0
 
     def explained(self, outputs):
         values = np.asarray(outputs).reshape(-1)

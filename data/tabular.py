@@ -193,12 +193,26 @@ def _check_csv_rows(rows, path: Path) -> list[int]:
             raise DataError(
                 f"Line {rows.line_num} of '{path}' has {len(row)} fields but the header has "
                 f"{len(header)}. Fix the row (quote fields that contain commas)."
-                + header_hint(header)
+                + (comment_hint(header) if start == 2 else header_hint(header))
             )
     return lines
 
 
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def comment_hint(header: Sequence[str]) -> str:
+    """A sentence for errors when the first line is a comment (`# Data source: ...`), as
+    files exported by some tools start; tasklab reads the first line as the column names.
+    Empty otherwise (a first column may well be named `#`)."""
+    if not header or not header[0].lstrip().startswith("#"):
+        return ""
+    first_line = ",".join(header)
+    shown = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+    return (
+        f" Its first line ({shown!r}) looks like a comment, not a header row: delete the "
+        "comment line(s) above the header."
+    )
 
 
 def header_hint(header: Sequence[str]) -> str:

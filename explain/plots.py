@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -149,7 +150,11 @@ def beeswarm_png(
     data = np.column_stack([_numeric(frame[column]) for column in columns])
     names = [plot_label(column) for column in columns]
     explanation = shap.Explanation(values=values, data=data, feature_names=names)
-    shap.plots.beeswarm(explanation, max_display=_TOP_COLUMNS, show=False, plot_size=(7, 5))
+    with warnings.catch_warnings():
+        # A column none of whose explained values is known (every category unseen in
+        # training) has no colour: shap draws it grey, after numpy warns of the empty slice.
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        shap.plots.beeswarm(explanation, max_display=_TOP_COLUMNS, show=False, plot_size=(7, 5))
     figure = plt.gcf()
     figure.suptitle(method, fontsize=10)
     return figure_png(figure)

@@ -33,6 +33,8 @@ class Parity:
         metric_drop: the loss in the primary metric versus the Keras model
             (absolute for scores, relative for errors; negative: it improved).
         failures: one line per gate condition the variant misses (empty: passed).
+        output_scale: what `max_abs_diff` is judged against (the problem's: 1 for
+            probabilities, the Keras outputs' largest magnitude for values).
     """
 
     agreement: float | None
@@ -40,6 +42,7 @@ class Parity:
     mean_abs_diff: float
     metric_drop: float
     failures: tuple[str, ...]
+    output_scale: float = 1.0
 
     @property
     def passed(self) -> bool:
@@ -77,14 +80,23 @@ class AgreementCheck(GateCheck):
 
 
 class MaxAbsDiffCheck(GateCheck):
-    """No output value is further than `max_abs_diff` from the Keras model's (when set)."""
+    """No output is further than `max_abs_diff` from the Keras model's (when set), relative to
+    the problem's output scale (values are compared relative to their largest magnitude)."""
 
     name = "max_abs_diff"
 
     def failure(self, parity: Parity, gate: GateConfig) -> str | None:
-        if gate.max_abs_diff is not None and parity.max_abs_diff > gate.max_abs_diff:
+        if gate.max_abs_diff is None:
+            return None
+        limit = gate.max_abs_diff * parity.output_scale
+        if parity.max_abs_diff <= limit:
+            return None
+        if parity.output_scale == 1.0:
             return f"max abs diff {parity.max_abs_diff:.3g} > {gate.max_abs_diff:g}"
-        return None
+        return (
+            f"max abs diff {parity.max_abs_diff:.3g} > {gate.max_abs_diff:g} x "
+            f"{parity.output_scale:.4g} (the outputs' largest magnitude)"
+        )
 
 
 class MetricDropCheck(GateCheck):
@@ -137,6 +149,7 @@ def measure_parity(
         mean_abs_diff=float(difference.mean()),
         metric_drop=metric_drop(keras_evaluation, variant_evaluation),
         failures=(),
+        output_scale=problem.output_scale(keras_outputs),
     )
     failures = (check.failure(measured, gate) for check in checks)
     return dataclasses.replace(measured, failures=tuple(f for f in failures if f is not None))

@@ -126,6 +126,12 @@ def test_column_kind_override(tmp_path):
         ("a,a,label\n1,2,x\n", r"duplicate column names \['a'\]"),
         ("a,b,label\n1,2,x\n1,2\n", "Line 3 .* has 2 fields but the header has 3"),
         ("a,b,label\n1,2,x\n1,2,y,9\n", "Line 3 .* has 4 fields"),
+        # A comment line above the header (matplotlib's sample Stocks.csv starts so).
+        (
+            "# Data source: somewhere\na,b,label\n1,2,x\n",
+            r"Line 2 .* has 3 fields but the header has 1.*\('# Data source: somewhere'\) looks "
+            "like a comment, not a header row",
+        ),
         (
             "a,b,lable\n1,2,x\n",
             r"target column 'label' is not in csv:.*data.csv. Its columns: a, b, lable\.",

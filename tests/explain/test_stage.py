@@ -270,3 +270,27 @@ def test_integrated_gradients_is_complete_on_digits_whatever_the_seed(seed, tmp_
     assert completeness["space"] == "pre-softmax score (logit)"
     assert completeness["passed"], completeness["per_example"]
     assert completeness["value"] <= ExplainConfig().completeness_tolerance
+
+
+def test_tree_additivity_counts_relative_to_the_values_explained():
+    # Tree SHAP sums float32 trees: near values of 1,200 its error is ~1e-3, which the
+    # absolute 1e-4 tolerance of margins (log-odds) would call a failure.
+    from tasklab.explain.stage import Subject, additivity_checks
+
+    attributions = Attributions(
+        values=np.array([[600.0, 599.0]]),
+        base_values=np.array([1.0]),
+        targets=np.array([0]),
+        outputs=np.array([1200.003]),
+        seconds_per_example=0.0,
+        promises_additivity=True,
+    )
+
+    def check(scale):
+        subject = Subject("xgboost", None, None, None, None, np.zeros(2), False, scale)
+        spec = EXPLAINERS.get("tree_shap")
+        return additivity_checks(spec, subject, attributions, None, ExplainConfig())["additivity"]
+
+    assert not check(1.0)["passed"]
+    scaled = check(1200.0)
+    assert scaled["passed"] and scaled["tolerance"] == pytest.approx(0.12)

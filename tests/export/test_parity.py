@@ -99,3 +99,17 @@ def test_a_new_gate_condition_is_one_check_class():
     assert measure_parity(*args, CLASSIFICATION).passed
     parity = measure_parity(*args, CLASSIFICATION, checks=(*GATE_CHECKS, _EvenCount()))
     assert parity.failures == ("odd",)
+
+
+def test_values_are_compared_relative_to_their_magnitude():
+    # float32 rounding of values near 1,200 moves them by about 1e-4: no failure of the
+    # 1e-4 float32 gate, which for probabilities is absolute.
+    keras_outputs = np.array([[1200.0], [950.0], [-30.0]])
+    rounded = keras_outputs + np.array([[4.9e-4], [0.0], [0.0]])
+    gate = GateConfig(min_agreement=0.999, max_abs_diff=1e-4, max_metric_drop=None)
+    rmse = evaluation(50.0, "rmse", higher_is_better=False)
+    parity = measure_parity(keras_outputs, rounded, rmse, rmse, gate, REGRESSION)
+    assert parity.passed and parity.output_scale == 1200.0
+    off = keras_outputs + np.array([[0.5], [0.0], [0.0]])
+    parity = measure_parity(keras_outputs, off, rmse, rmse, gate, REGRESSION)
+    assert parity.failures == ("max abs diff 0.5 > 0.0001 x 1200 (the outputs' largest magnitude)",)
