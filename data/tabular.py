@@ -193,7 +193,7 @@ def _check_csv_rows(rows, path: Path) -> list[int]:
             raise DataError(
                 f"Line {rows.line_num} of '{path}' has {len(row)} fields but the header has "
                 f"{len(header)}. Fix the row (quote fields that contain commas)."
-                + (comment_hint(header) if start == 2 else header_hint(header))
+                + ((comment_hint(header) if start == 2 else "") or header_hint(header))
             )
     return lines
 
