@@ -46,6 +46,10 @@ from tasklab.edge.edge_inputs import MAX_TEXT_BYTES, MISSING_MARKERS
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean")
 MAX_INTEGER_CATEGORIES = 10  # Integer columns with at most this many values are categorical.
+# A categorical column with a distinct value in at least this share of its (at least this
+# many) rows is noted as an identifier.
+_IDENTIFIER_SHARE = 0.9
+_MIN_ROWS_FOR_IDENTIFIERS = 20
 MAX_ONE_HOT = 50  # Rarer categories than the 50 most frequent share the `<other>` slot.
 MISSING = "<missing>"
 OTHER = "<other>"
@@ -339,6 +343,34 @@ def infer_column_kinds(
     return kinds
 
 
+def identifier_notes(frame: pd.DataFrame, kinds: Mapping[str, tuple[str, bool]]) -> list[str]:
+    """A note for each categorical column with a distinct value in (almost) every row.
+
+    Such a column (a date, a name, an ID) names rows rather than describing them: the
+    validation and test rows' values were never seen in training, so the model learns
+    nothing from it. It is kept (a user may mean it), but the run says so.
+
+    Returns:
+        One sentence per such column.
+    """
+    notes = []
+    for name, (kind, _) in kinds.items():
+        values = frame[name].dropna()
+        distinct = values.nunique()
+        if (
+            kind == "categorical"
+            and len(values) >= _MIN_ROWS_FOR_IDENTIFIERS
+            and (distinct >= _IDENTIFIER_SHARE * len(values))
+        ):
+            notes.append(
+                f"Column '{name}' has a distinct value in {distinct:,} of its {len(values):,} "
+                "rows: it identifies rows rather than describing them, so held-out rows bring "
+                "values never seen in training. Remove the column from the file if it is an "
+                "identifier or a date."
+            )
+    return notes
+
+
 def _infer_kind(series: pd.Series) -> str:
     values = series.dropna()
     if pd.api.types.is_bool_dtype(series):
@@ -611,6 +643,7 @@ def load_table(
     if inputs.shape[1] == 0:
         raise DataError("The table has no input columns besides the target.")
     kinds = infer_column_kinds(inputs, config.columns)
+    marker_notes += identifier_notes(inputs, kinds)
     fingerprint = _fingerprint(frame)
 
     def resplit(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> Dataset:

@@ -200,3 +200,15 @@ def test_diabetes_regression_targets_and_problem_mismatch():
     assert schema.target_mean == pytest.approx(dataset.train.labels.mean(), rel=1e-5)
     with pytest.raises(ConfigError, match="regression dataset, but the task does classification"):
         load_dataset(DataConfig(uri="builtin:diabetes"), 0)
+
+
+def test_a_column_that_identifies_rows_is_kept_and_noted(tmp_path):
+    rows = [f"2003-09-{day:02d},{day % 3},{'ab'[day % 2]}" for day in range(1, 31)]
+    dataset = load_csv(write_csv(tmp_path, "date,x,label\n" + "\n".join(rows) + "\n"))
+    notes = [note for note in dataset.notes if "identifies rows" in note]
+    assert notes == [
+        "Column 'date' has a distinct value in 30 of its 30 rows: it identifies rows rather than "
+        "describing them, so held-out rows bring values never seen in training. Remove the "
+        "column from the file if it is an identifier or a date."
+    ]
+    assert any(column.name == "date" for column in dataset.spec.schema.columns)
