@@ -169,9 +169,8 @@ class Classification(Problem):
 
     def examples_to_explain(self, y_true, outputs, count, rng):
         # Half misclassified where there are so many: they are what a reader checks first.
-        predicted = outputs.argmax(axis=1)
-        wrong = np.flatnonzero(predicted != y_true)
-        right = np.flatnonzero(predicted == y_true)
+        mistaken = self.mistakes(y_true, outputs.argmax(axis=1))
+        wrong, right = np.flatnonzero(mistaken), np.flatnonzero(~mistaken)
         wrong = rng.choice(wrong, size=min(len(wrong), count // 2), replace=False)
         right = rng.choice(right, size=min(len(right), count - len(wrong)), replace=False)
         return np.sort(np.concatenate([wrong, right]).astype(int))

@@ -26,7 +26,10 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data (nested records as objects, tuples as lists)."""
-        return {field.name: _to_json(getattr(self, field.name)) for field in _fields(type(self))}
+        return {
+            field.name: _to_json(getattr(self, field.name))
+            for field in dataclasses.fields(type(self))
+        }
 
     @classmethod
     def from_json(cls, data: Any, where: str | Path) -> Self:
@@ -42,14 +45,14 @@ class Record:
         """
         if not isinstance(data, dict):
             raise io.damaged(Path(where), f"a JSON {type(data).__name__}, not an object")
-        required = [field.name for field in _fields(cls) if _is_required(field)]
+        required = [field.name for field in dataclasses.fields(cls) if _is_required(field)]
         missing = [name for name in required if name not in data]
         if missing:
             raise io.damaged(Path(where), f"without the key(s) {missing}")
         hints = _hints(cls)
         values = {
             field.name: _from_json(hints[field.name], data[field.name], where)
-            for field in _fields(cls)
+            for field in dataclasses.fields(cls)
             if field.name in data
         }
         return cls(**values)
@@ -62,10 +65,6 @@ class Record:
     def write(self, path: str | Path) -> Path:
         """Writes the record to its JSON file, atomically."""
         return io.write_json(path, self.to_json())
-
-
-def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
-    return dataclasses.fields(cls)
 
 
 def _is_required(field: dataclasses.Field) -> bool:

@@ -32,6 +32,8 @@ class Examples:
         confidence: that output's value (the class probability, or the value).
         mistakes: whether each prediction is wrong, where predictions are right
             or wrong (`Problem.mistakes`; None otherwise).
+        output_scale: what additivity errors count against (`Problem.output_scale`
+            of the explained outputs: 1 for probabilities).
     """
 
     rows: np.ndarray
@@ -41,6 +43,7 @@ class Examples:
     targets: np.ndarray
     confidence: np.ndarray
     mistakes: np.ndarray | None = None
+    output_scale: float = 1.0
 
     @property
     def correct(self) -> np.ndarray:

@@ -74,8 +74,6 @@ class Subject:
         randomize: returns the randomized copy and a sentence saying how.
         fill: what a deleted feature becomes.
         channels_last: attributions of a pixel's channels are summed.
-        output_scale: what additivity errors count against (the problem's
-            `output_scale` of the explained outputs: 1 for probabilities).
     """
 
     kind: str
@@ -85,7 +83,6 @@ class Subject:
     randomize: Callable[[], tuple[Any, str]]
     fill: np.ndarray
     channels_last: bool
-    output_scale: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,6 +261,7 @@ def choose_examples(
         targets=explained.targets.astype(int),
         confidence=np.asarray(explained.confidence, dtype=np.float64),
         mistakes=task.problem.mistakes(labels[rows], explained.predicted),
+        output_scale=task.problem.output_scale(explained.confidence),
     )
 
 
@@ -351,7 +349,7 @@ def additivity_checks(
     errors = attributions.additivity_error()
     # Values carry the target's units (float32 sums of a thousand trees near 1,000 are off
     # by ~1e-3): the tolerance scales with them, as the export gate's difference does.
-    tolerance = subject.output_scale * (
+    tolerance = examples.output_scale * (
         settings.tree_additivity_tolerance
         if subject.kind == "xgboost"
         else settings.keras_additivity_tolerance
@@ -431,7 +429,6 @@ def keras_subject(run: ExplainedRun) -> Subject:
         randomize=randomize,
         fill=explained.fill,
         channels_last=layout_for(task).channels_last,
-        output_scale=task.problem.output_scale(examples.confidence),
     )
 
 
@@ -480,7 +477,6 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
         # A deleted column is missing: XGBoost routes missing values natively.
         fill=np.full(frame.shape[1], np.nan, dtype=object),
         channels_last=False,
-        output_scale=task.problem.output_scale(examples.confidence),
     )
 
 

@@ -275,6 +275,7 @@ def test_integrated_gradients_is_complete_on_digits_whatever_the_seed(seed, tmp_
 def test_tree_additivity_counts_relative_to_the_values_explained():
     # Tree SHAP sums float32 trees: near values of 1,200 its error is ~1e-3, which the
     # absolute 1e-4 tolerance of margins (log-odds) would call a failure.
+    from tasklab.explain.base import Examples
     from tasklab.explain.stage import Subject, additivity_checks
 
     attributions = Attributions(
@@ -287,9 +288,13 @@ def test_tree_additivity_counts_relative_to_the_values_explained():
     )
 
     def check(scale):
-        subject = Subject("xgboost", None, None, None, None, np.zeros(2), False, scale)
+        subject = Subject("xgboost", None, None, None, None, np.zeros(2), False)
+        one = np.zeros(1)
+        examples = Examples(one, one, one, one, one, one, output_scale=scale)
         spec = EXPLAINERS.get("tree_shap")
-        return additivity_checks(spec, subject, attributions, None, ExplainConfig())["additivity"]
+        return additivity_checks(spec, subject, attributions, examples, ExplainConfig())[
+            "additivity"
+        ]
 
     assert not check(1.0)["passed"]
     scaled = check(1200.0)
