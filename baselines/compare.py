@@ -31,12 +31,22 @@ import numpy as np
 import tensorflow as tf
 
 from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
+from tasklab.baselines.results import (
+    KERAS,
+    ComparisonResult,
+    CrossValProtocol,
+    CrossValScores,
+    KerasRefit,
+    ModelEntry,
+    PairedTestResult,
+    Protocol,
+)
 from tasklab.baselines.text import TextXGBoost
 from tasklab.baselines.xgboost_model import (
     XGBoostClassifier,
     XGBoostRegressor,
 )
-from tasklab.core.config import ConfigError, RunConfig, TrainConfig
+from tasklab.core.config import CompareConfig, ConfigError, RunConfig, TrainConfig
 from tasklab.core.problems import Problem
 from tasklab.core.progress import Progress, format_duration
 from tasklab.core.run_dir import RunDir
@@ -47,11 +57,11 @@ from tasklab.core.stats import (
 )
 from tasklab.data.base import Dataset, split_indices
 from tasklab.tasks.base import Task
+from tasklab.training.context import StageContext
 from tasklab.training.train import RefitTrainer, make_input
 
 logger = logging.getLogger(__name__)
 
-KERAS = "keras"
 _PERCENT_METRICS = ("accuracy", "macro_f1")
 
 
@@ -105,29 +115,52 @@ def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:
     return list(config.baselines)
 
 
-def compare_models(
-    config: RunConfig,
-    task: Task,
-    dataset: Dataset,
-    strategy: tf.distribute.Strategy,
-    keras_result: KerasHeldOut,
-    run_dir: Path,
-) -> dict[str, Any]:
-    """Runs the comparison and returns what `baselines.json` holds.
+def run(context: StageContext, settings: CompareConfig) -> ComparisonResult:
+    """Compares the trained Keras model with the baselines; writes `baselines.json`.
 
     Args:
-        config: the run config (baselines, compare, train settings, seed).
-        task: the task (feature views, evaluation).
-        dataset: the run's splits.
-        strategy: the strategy the Keras model trains under.
-        keras_result: the main run's Keras model on the held-out split.
-        run_dir: where the XGBoost model is saved.
+        context: the trained model and its run, with its test outputs,
+            evaluation and training figures (a run hands them over).
+        settings: the `compare` section to run with.
 
     Returns:
-        `models` (the leaderboard, best first), `test` (the paired test the verdict
-        rests on), `held_out_test`, `other_tests` (the same comparison under the
-        other applicable tests, for context) and `verdict`.
+        What `baselines.json` holds: the leaderboard (best first), the paired
+        test the verdict rests on, the same comparison under the other
+        applicable tests, and the verdict.
     """
+    context = context.with_settings("compare", settings)
+    result = compare_models(context, held_out_keras(context))
+    result.write(RunDir(context.run_dir).baselines)
+    return result
+
+
+def held_out_keras(context: StageContext) -> KerasHeldOut:
+    """The Keras model of the run on the held-out split, as the comparison needs it.
+
+    Raises:
+        ValueError: when the context lacks the run's evaluation or training
+            figures (only a run, right after training, has them).
+    """
+    if context.evaluation is None or context.trained is None:
+        raise ValueError("The comparison needs the run's test evaluation and training figures.")
+    evaluation = context.evaluation
+    return KerasHeldOut(
+        model=context.model,
+        outputs=context.outputs_on_test(),
+        metrics=evaluation.metrics,
+        intervals=evaluation.intervals,
+        fit_seconds=context.trained.train_seconds,
+        size_bytes=RunDir(context.run_dir).model.stat().st_size,
+        primary=evaluation.primary,
+        higher_is_better=evaluation.higher_is_better,
+        epochs_run=context.trained.epochs_run,
+    )
+
+
+def compare_models(context: StageContext, keras_result: KerasHeldOut) -> ComparisonResult:
+    """Fits and scores the baselines beside the Keras model (see `run`)."""
+    config, task, dataset = context.config, context.task, context.dataset
+    strategy, run_dir = context.distribution(), context.run_dir
     names = applicable_baselines(config, type(task))
     problem = task.problem
     features = {
@@ -143,7 +176,7 @@ def compare_models(
         entries[name], held_out_outputs[name] = score_baseline_held_out(
             name, config.seed, task, features, targets, run_dir
         )
-        fits.advance(f"{name} fitted in {format_duration(entries[name]['fit_seconds'])}")
+        fits.advance(f"{name} fitted in {format_duration(entries[name].fit_seconds)}")
     primary, higher_is_better = keras_result.primary, keras_result.higher_is_better
 
     cv = None
@@ -155,74 +188,61 @@ def compare_models(
         cv = cross_validate(
             config, task, dataset, strategy, names, primary, keras_result.epochs_run
         )
-        for name, scores in cv["scores"].items():
-            entries[name]["cv"] = {
-                "mean": float(np.mean(scores)),
-                "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
-                "folds": [float(s) for s in scores],
-            }
+        for name, scores in cv.scores.items():
+            entries[name] = dataclasses.replace(entries[name], cv=CrossValScores.of(scores))
 
-    def rank_key(entry):
-        value = entry["cv"]["mean"] if cv else entry["metrics"][primary]
+    def rank_key(entry: ModelEntry) -> float:
+        value = entry.cv.mean if cv else entry.metrics[primary]
         return -value if higher_is_better else value
 
-    leaderboard = sorted(entries.values(), key=rank_key)
-    result = {
-        "primary_metric": primary,
-        "higher_is_better": higher_is_better,
-        "protocol": {
-            "held_out": dict(dataset.split_sizes()),
-            "cv": None
-            if cv is None
-            else {
-                "repeats": config.compare.repeats,
-                "folds": config.compare.folds,
-                **cv["sizes"],
-                "keras_refit": cv["keras_refit"],
-            },
-        },
-        "models": leaderboard,
-        "test": None,
-        "held_out_test": None,
-        "other_tests": [],
-        "verdict": "No baselines were configured." if not names else "",
-    }
+    leaderboard = tuple(sorted(entries.values(), key=rank_key))
+    result = ComparisonResult(
+        primary_metric=primary,
+        higher_is_better=higher_is_better,
+        protocol=Protocol(
+            held_out=dict(dataset.split_sizes()),
+            cv=None if cv is None else cv.protocol(config.compare),
+        ),
+        models=leaderboard,
+        test=None,
+        verdict="No baselines were configured." if not names else "",
+    )
     if not names:
         return result
-    best = next(entry for entry in leaderboard if entry["name"] != KERAS)
+    best = result.best_baseline
+    compared = (KERAS, best.name)
     held_out_test = problem.paired_test(
-        test_y, held_out_outputs[KERAS], held_out_outputs[best["name"]]
+        test_y, held_out_outputs[KERAS], held_out_outputs[best.name]
     )
     test, other_tests = held_out_test, []
     if cv is not None:
-        differences = np.asarray(cv["scores"][KERAS]) - np.asarray(cv["scores"][best["name"]])
-        test = _cv_test(differences, config, cv["sizes"])
+        differences = np.asarray(cv.scores[KERAS]) - np.asarray(cv.scores[best.name])
+        test = _cv_test(differences, config, cv)
         # Shown beside the verdict's test, so a reader sees whether the conclusion depends on it.
-        sizes = (cv["sizes"]["train_rows"], cv["sizes"]["test_rows"])
-        other_tests = [corrected_resampled_t(differences, *sizes), held_out_test]
+        other_tests = [corrected_resampled_t(differences, cv.train_rows, cv.test_rows)]
+        other_tests = [*other_tests, held_out_test]
         other_tests = [other for other in other_tests if other.name != test.name]
+    keras_entry = entries[KERAS]
     difference = (
-        entries[KERAS]["cv"]["mean"] - best["cv"]["mean"]
+        keras_entry.cv.mean - best.cv.mean
         if cv
-        else entries[KERAS]["metrics"][primary] - best["metrics"][primary]
+        else keras_entry.metrics[primary] - best.metrics[primary]
     )
-    result["test"] = {
-        **_test_json(test),
-        "compared": [KERAS, best["name"]],
-        "alpha": config.compare.alpha,
-    }
-    result["held_out_test"] = {**_test_json(held_out_test), "compared": [KERAS, best["name"]]}
-    result["other_tests"] = [_test_json(other) for other in other_tests]
-    result["verdict"] = verdict(
-        keras_label=entries[KERAS]["label"],
-        best_label=best["label"],
-        metric=primary,
-        higher_is_better=higher_is_better,
-        difference=difference,
-        test=test,
-        alpha=config.compare.alpha,
+    return dataclasses.replace(
+        result,
+        test=_test_result(test, compared, alpha=config.compare.alpha),
+        held_out_test=_test_result(held_out_test, compared),
+        other_tests=tuple(_test_result(other, compared) for other in other_tests),
+        verdict=verdict(
+            keras_label=keras_entry.label,
+            best_label=best.label,
+            metric=primary,
+            higher_is_better=higher_is_better,
+            difference=difference,
+            test=test,
+            alpha=config.compare.alpha,
+        ),
     )
-    return result
 
 
 def score_baseline_held_out(
@@ -232,7 +252,7 @@ def score_baseline_held_out(
     features: dict[str, Any],
     targets: dict[str, np.ndarray],
     run_dir: Path,
-) -> tuple[dict[str, Any], np.ndarray]:
+) -> tuple[ModelEntry, np.ndarray]:
     """Fits one baseline on the train split and scores it on the test split.
 
     Args:
@@ -260,15 +280,15 @@ def score_baseline_held_out(
     outputs = task.problem.estimator_outputs(model, features["test"])
     predict_seconds = time.perf_counter() - started
     evaluation = task.evaluate(targets["test"], outputs, seed)
-    entry = {
-        "name": name,
-        "label": BASELINES.get(name).label,
-        "metrics": evaluation.metrics,
-        "intervals": evaluation.intervals,
-        "fit_seconds": round(fit_seconds, 3),
-        "predict_ms_per_1k": round(predict_seconds / len(targets["test"]) * 1e6, 3),
-        "size_bytes": _size_bytes(name, model, run_dir),
-    }
+    entry = ModelEntry(
+        name=name,
+        label=BASELINES.get(name).label,
+        metrics=evaluation.metrics,
+        intervals=evaluation.intervals,
+        fit_seconds=round(fit_seconds, 3),
+        predict_ms_per_1k=round(predict_seconds / len(targets["test"]) * 1e6, 3),
+        size_bytes=_size_bytes(name, model, run_dir),
+    )
     return entry, outputs
 
 
@@ -321,7 +341,7 @@ def cross_validate(
     names: list[str],
     primary: str,
     epochs_run: int,
-) -> dict[str, Any]:
+) -> CrossValRun:
     """Scores every model on each fold of repeated k-fold cross-validation.
 
     Every model is refitted on every fold. The Keras refits train one after
@@ -339,9 +359,7 @@ def cross_validate(
         epochs_run: the epochs the run's own training ran (sizes the refits' budget).
 
     Returns:
-        `scores` (model name -> one primary-metric value per fold), `sizes`
-        (mean train and test rows per fold) and `keras_refit` (the refits'
-        epochs and what set them).
+        The per-fold scores, the folds' mean sizes and the refits' epochs.
     """
     folds = cv_folds(config, task, dataset)
     refit = fold_train_config(config, epochs_run, len(dataset.train), folds)
@@ -365,18 +383,41 @@ def cross_validate(
         logger.info(
             "Cross-validation fold %d/%d (%s): %s", fold.number, len(folds), primary, summary
         )
-    return {
-        "scores": scores,
-        "sizes": {
-            "train_rows": int(np.mean([len(fold.data.train) for fold in folds])),
-            "test_rows": int(np.mean([len(fold.data.test) for fold in folds])),
-        },
-        "keras_refit": {
-            "epochs": refit.epochs,
-            "run_epochs": epochs_run,
-            "cv_budget": config.compare.cv_budget,
-        },
-    }
+    return CrossValRun(
+        scores=scores,
+        train_rows=int(np.mean([len(fold.data.train) for fold in folds])),
+        test_rows=int(np.mean([len(fold.data.test) for fold in folds])),
+        keras_refit=KerasRefit(
+            epochs=refit.epochs, run_epochs=epochs_run, cv_budget=config.compare.cv_budget
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossValRun:
+    """What the cross-validation measured.
+
+    Attributes:
+        scores: model name -> its primary metric on each fold.
+        train_rows: mean training rows per fold (the corrected t-test's n1).
+        test_rows: mean test rows per fold (its n2).
+        keras_refit: how long the Keras refits trained.
+    """
+
+    scores: dict[str, list[float]]
+    train_rows: int
+    test_rows: int
+    keras_refit: KerasRefit
+
+    def protocol(self, settings: CompareConfig) -> CrossValProtocol:
+        """The cross-validation's shape, as `baselines.json` records it."""
+        return CrossValProtocol(
+            repeats=settings.repeats,
+            folds=settings.folds,
+            train_rows=self.train_rows,
+            test_rows=self.test_rows,
+            keras_refit=self.keras_refit,
+        )
 
 
 def fold_train_config(
@@ -509,21 +550,21 @@ def verdict(
 
 def _keras_entry(
     config: RunConfig, task: Task, keras_result: KerasHeldOut, dataset: Dataset
-) -> dict[str, Any]:
+) -> ModelEntry:
     test_input = make_input(dataset.test, task, config.train.batch_size, training=False, seed=0)
     keras_result.model.predict(test_input.take(1), verbose=0)  # Warm up the predict function.
     started = time.perf_counter()
     keras_result.model.predict(test_input, verbose=0)
     seconds = time.perf_counter() - started
-    return {
-        "name": KERAS,
-        "label": f"Keras {config.model.name}",
-        "metrics": keras_result.metrics,
-        "intervals": keras_result.intervals,
-        "fit_seconds": round(keras_result.fit_seconds, 3),
-        "predict_ms_per_1k": round(seconds / len(dataset.test) * 1e6, 3),
-        "size_bytes": keras_result.size_bytes,
-    }
+    return ModelEntry(
+        name=KERAS,
+        label=f"Keras {config.model.name}",
+        metrics=keras_result.metrics,
+        intervals=keras_result.intervals,
+        fit_seconds=round(keras_result.fit_seconds, 3),
+        predict_ms_per_1k=round(seconds / len(dataset.test) * 1e6, 3),
+        size_bytes=keras_result.size_bytes,
+    )
 
 
 def _size_bytes(name: str, model, run_dir: Path) -> int:
@@ -536,16 +577,20 @@ def _size_bytes(name: str, model, run_dir: Path) -> int:
     return fitted_bytes(model)
 
 
-def _cv_test(differences: np.ndarray, config: RunConfig, sizes: dict[str, int]) -> PairedTest:
+def _cv_test(differences: np.ndarray, config: RunConfig, cv: CrossValRun) -> PairedTest:
     if (config.compare.repeats, config.compare.folds) == (5, 2):
         return paired_t_5x2cv(differences.reshape(5, 2))
-    return corrected_resampled_t(differences, sizes["train_rows"], sizes["test_rows"])
+    return corrected_resampled_t(differences, cv.train_rows, cv.test_rows)
 
 
-def _test_json(test: PairedTest) -> dict[str, Any]:
-    return {
-        "name": test.name,
-        "citation": test.citation,
-        "statistic": test.statistic if np.isfinite(test.statistic) else None,
-        "p_value": test.p_value,
-    }
+def _test_result(
+    test: PairedTest, compared: tuple[str, str], alpha: float | None = None
+) -> PairedTestResult:
+    return PairedTestResult(
+        name=test.name,
+        citation=test.citation,
+        statistic=float(test.statistic) if np.isfinite(test.statistic) else None,
+        p_value=float(test.p_value),
+        compared=compared,
+        alpha=alpha,
+    )

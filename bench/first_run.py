@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import tasklab, write_result
+from tasklab.baselines.results import ComparisonResult
 from tasklab.core import io
 from tasklab.core.run_dir import RunDir
 
@@ -35,11 +36,9 @@ def measure(config: str, settings: list[str], runs_dir: Path) -> dict[str, Any]:
     metrics = done.metrics()
     manifest = io.read_json(RunDir(done.run_dir).manifest)
     comparison_file = RunDir(done.run_dir).baselines
-    comparison = io.read_json(comparison_file) if comparison_file.is_file() else {}
-    keras_cv = next(
-        (m.get("cv") for m in comparison.get("models", []) if m["name"] == "keras"), None
-    )
-    cv = (comparison.get("protocol") or {}).get("cv") or {}
+    comparison = ComparisonResult.read(comparison_file) if comparison_file.is_file() else None
+    keras_cv = comparison.keras.cv if comparison else None
+    cv = comparison.protocol.cv if comparison else None
     return {
         "settings": settings,
         "wall_seconds": round(done.wall_seconds, 1),
@@ -48,10 +47,10 @@ def measure(config: str, settings: list[str], runs_dir: Path) -> dict[str, Any]:
         "peak_rss_mib": round(done.peak_rss_mib),
         "stage_seconds": manifest.get("stage_seconds", {}),
         "test": {metrics["primary_metric"]: metrics["test"][metrics["primary_metric"]]},
-        "verdict": comparison.get("verdict"),
-        "p_value": (comparison.get("test") or {}).get("p_value"),
-        "keras_cv_mean": keras_cv["mean"] if keras_cv else None,
-        "refit_epochs": (cv.get("keras_refit") or {}).get("epochs"),
+        "verdict": comparison.verdict if comparison else None,
+        "p_value": comparison.test.p_value if comparison and comparison.test else None,
+        "keras_cv_mean": keras_cv.mean if keras_cv else None,
+        "refit_epochs": cv.keras_refit.epochs if cv else None,
     }
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.common import REPO, tasklab, write_result
 from tasklab.baselines.models import BASELINES
-from tasklab.core import io
+from tasklab.baselines.results import ComparisonResult
 from tasklab.core.config import load_config
 from tasklab.core.run_dir import RunDir
 from tasklab.export.results import ExportResult
@@ -71,10 +71,9 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
     )
     metrics = done.metrics()
     primary = metrics["primary_metric"]
-    fitted = {"fit_seconds": None, "metrics": {primary: None}}
+    fitted = None
     if baseline:
-        comparison = io.read_json(RunDir(done.run_dir).baselines)
-        fitted = next(model for model in comparison["models"] if model["name"] == baseline)
+        fitted = ComparisonResult.read(RunDir(done.run_dir).baselines).model(baseline)
     reached = metrics["target_reached"]
     row = {
         "config": name,
@@ -88,8 +87,8 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
         "test_metric": primary,
         "test_value": metrics["test"][primary],
         "baseline": baseline,
-        "baseline_fit_seconds": fitted["fit_seconds"],
-        "baseline_test_value": fitted["metrics"][primary],
+        "baseline_fit_seconds": fitted.fit_seconds if fitted else None,
+        "baseline_test_value": fitted.metrics[primary] if fitted else None,
         "run_wall_seconds": round(done.wall_seconds, 1),
         "run_peak_rss_mib": round(done.peak_rss_mib),
     }

@@ -25,6 +25,7 @@ from tasklab.edge.text_tokens import TextTokenizer
 from tasklab.explain import plots
 from tasklab.explain.base import EXPLAINERS, Attributions, Examples
 from tasklab.explain.importance import global_importance, importance_by_column, rank_agreement
+from tasklab.explain.results import ExplainResult
 from tasklab.explain.tokens import highlight
 from tasklab.tasks.base import Task
 
@@ -54,7 +55,7 @@ class Layout:
 
     def figures(
         self,
-        result: dict[str, Any],
+        result: ExplainResult,
         attributions: dict[str, Attributions],
         examples: Examples,
         task: Task,
@@ -64,7 +65,7 @@ class Layout:
         """Figure name -> its PNG (None: nothing to draw).
 
         Args:
-            result: what `explain.json` holds so far (its summary included).
+            result: what `explain.json` holds so far (its summary included, no plots).
             attributions: method -> its attributions (at least one method).
             examples: the explained examples.
             task: the run's task.
@@ -107,7 +108,7 @@ class ColumnLayout(Layout):
 
     def figures(self, result, attributions, examples, task, dataset, subject_inputs):
         frame = task.baseline_features(dataset.test).iloc[examples.rows]
-        return _table_plots(result["importance"], attributions, frame, task)
+        return _table_plots(result.importance, attributions, frame, task)
 
 
 class TokenLayout(Layout):

@@ -14,6 +14,7 @@ import shap
 from tasklab.core.figures import figure_png, plot_label
 from tasklab.explain.base import Attributions
 from tasklab.explain.checks import importance_map
+from tasklab.explain.results import MethodResult
 
 _TOP_COLUMNS = 15  # Columns shown in the importance bars and beeswarms.
 
@@ -167,20 +168,20 @@ def _numeric(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=np.float64)
 
 
-def deletion_curves_png(methods: Sequence[Mapping[str, Any]]) -> bytes | None:
+def deletion_curves_png(methods: Sequence[MethodResult]) -> bytes | None:
     """Per method: the explained output as features are deleted, attribution order vs random.
 
     Returns:
         PNG bytes, or None when no method has a deletion check.
     """
-    checked = [m for m in methods if "deletion" in m.get("checks", {})]
+    checked = [method for method in methods if "deletion" in method.checks]
     if not checked:
         return None
     figure, axes = plt.subplots(
         1, len(checked), figsize=(3.2 * len(checked), 2.8), squeeze=False, sharey=True
     )
     for axis, method in zip(axes[0], checked, strict=True):
-        deletion = method["checks"]["deletion"]
+        deletion = method.checks["deletion"]
         fractions = np.linspace(0, 1, len(deletion["curve"]))
         axis.plot(fractions, deletion["curve"], label=f"attributed (AUC {deletion['auc']:.3f})")
         axis.plot(
@@ -189,7 +190,7 @@ def deletion_curves_png(methods: Sequence[Mapping[str, Any]]) -> bytes | None:
             linestyle="--",
             label=f"random (AUC {deletion['random_auc']:.3f})",
         )
-        axis.set_title(f"{method['name']} ({method['model']})", fontsize=9)
+        axis.set_title(f"{method.name} ({method.model})", fontsize=9)
         axis.set_xlabel("fraction deleted")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)

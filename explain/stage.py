@@ -55,7 +55,9 @@ from tasklab.explain.base import (
 from tasklab.explain.checks import deletion_check, importance_map, randomization_check
 from tasklab.explain.gradients import completeness_error
 from tasklab.explain.layouts import layout_for
+from tasklab.explain.results import ExamplesSummary, ExplainResult, MethodResult
 from tasklab.tasks.base import Task
+from tasklab.training.context import StageContext
 from tasklab.training.train import make_input, sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
@@ -127,29 +129,21 @@ def methods_for(task: type[Task]) -> list[str]:
     ]
 
 
-def explain_model(
-    model: keras.Model,
-    task: Task,
-    dataset: Dataset,
-    config: RunConfig,
-    run_dir: Path,
-    test_outputs: np.ndarray | None = None,
-) -> dict[str, Any]:
+def run(context: StageContext, settings: ExplainConfig) -> ExplainResult:
     """Runs every explanation method with its checks; writes `explain.json` and the plots.
 
     Args:
-        model: the trained Keras model.
-        task: the run's task.
-        dataset: the run's dataset (the examples come from its test split).
-        config: the run config (its `explain` section).
-        run_dir: the run directory.
-        test_outputs: the model's outputs on the whole test split, when the
-            caller has them (a run does); otherwise they are predicted here.
+        context: the trained model and its run (the examples come from the
+            test split; the model's test outputs are predicted when the
+            context lacks them).
+        settings: the `explain` section to run with.
 
     Returns:
         What `explain.json` holds.
     """
-    settings = config.explain
+    context = context.with_settings("explain", settings)
+    model, task, dataset, config = context.model, context.task, context.dataset, context.config
+    run_dir, test_outputs = context.run_dir, context.test_outputs
     methods = resolve_methods(type(task), settings)
     examples = choose_examples(model, task, dataset, settings, config.seed, test_outputs)
     mistakes = (
@@ -184,27 +178,27 @@ def explain_model(
             continue
         entries.append(entry)
         attributions[name] = values
-        logger.info("Explain: %s %s", name, summary_line(entry))
+        logger.info("Explain: %s %s", name, entry.summary_line())
         progress.advance(f"{name} done")
 
     staging = run_dir / f".{RunDir.EXPLAIN_PLOTS}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     io.make_dir(staging)
     layout = layout_for(task)
-    result = {
-        "task": task.name,
-        "explain_input": task.explain_input,
-        "examples": _examples_json(examples),
-        "methods": entries,
+    result = ExplainResult(
+        task=task.name,
+        explain_input=task.explain_input,
+        examples=_examples_summary(examples),
+        methods=tuple(entries),
         **layout.summary(attributions, examples, task, dataset),
-    }
-    figures = {"deletion_curves": plots.deletion_curves_png(result["methods"])}
+    )
+    figures = {"deletion_curves": plots.deletion_curves_png(result.ran)}
     if attributions:
         keras_inputs = subjects.built_inputs("keras")
         figures.update(layout.figures(result, attributions, examples, task, dataset, keras_inputs))
-    result["plots"] = write_plots(staging, figures)
+    result = dataclasses.replace(result, plots=write_plots(staging, figures))
     io.replace_dir(staging, RunDir(run_dir).explain_plots)
-    io.write_json(RunDir(run_dir).explain, result)
+    result.write(RunDir(run_dir).explain)
     return result
 
 
@@ -272,7 +266,7 @@ def explain_with_checks(
     examples: Examples,
     options: ExplainOptions,
     settings: ExplainConfig,
-) -> tuple[dict[str, Any], Attributions]:
+) -> tuple[MethodResult, Attributions]:
     """Explains the examples with one method and runs its checks.
 
     Returns:
@@ -303,16 +297,16 @@ def explain_with_checks(
         settings.deletion_random_orders,
         options.seed,
     )
-    entry = {
-        "name": name,
-        "model": spec.model,
-        "description": spec.description,
-        "algorithm": attributions.algorithm or name,
-        "seconds_per_example": attributions.seconds_per_example,
-        "examples": len(examples.rows),
-        "checks": checks,
-    }
-    return to_json_tree(entry), attributions
+    entry = MethodResult(
+        name=name,
+        model=spec.model,
+        description=spec.description,
+        algorithm=attributions.algorithm or name,
+        seconds_per_example=to_json(attributions.seconds_per_example),
+        examples=len(examples.rows),
+        checks=to_json_tree(checks),
+    )
+    return entry, attributions
 
 
 def additivity_checks(
@@ -505,33 +499,23 @@ def _as_array(inputs: Any) -> np.ndarray:
     return inputs
 
 
-def _examples_json(examples: Examples) -> dict[str, Any]:
-    result = {"count": len(examples.rows), "test_rows": examples.rows.tolist()}
-    if examples.mistakes is not None:
-        result["misclassified"] = int(examples.mistakes.sum())
-    return result
+def _examples_summary(examples: Examples) -> ExamplesSummary:
+    return ExamplesSummary(
+        count=len(examples.rows),
+        test_rows=tuple(int(row) for row in examples.rows),
+        misclassified=None if examples.mistakes is None else int(examples.mistakes.sum()),
+    )
 
 
-def _skipped(name: str, spec: ExplainerSpec, reason: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "model": spec.model,
-        "description": spec.description,
-        "seconds_per_example": None,
-        "checks": {},
-        "skipped": reason,
-    }
-
-
-def summary_line(entry: dict[str, Any]) -> str:
-    """One line for a method's entry: its time per example and each check's value and verdict."""
-    if "skipped" in entry:
-        return f"skipped: {entry['skipped']}"
-    parts = [f"{entry['seconds_per_example'] * 1000:.2f} ms/example"]
-    for check, outcome in entry["checks"].items():
-        verdict = {True: "passed", False: "FAILED", None: "reported"}[outcome["passed"]]
-        parts.append(f"{check} {outcome['value']:.4g} {verdict}")
-    return ", ".join(parts)
+def _skipped(name: str, spec: ExplainerSpec, reason: str) -> MethodResult:
+    return MethodResult(
+        name=name,
+        model=spec.model,
+        description=spec.description,
+        seconds_per_example=None,
+        checks={},
+        skipped=reason,
+    )
 
 
 def to_json_tree(value: Any) -> Any:

@@ -37,7 +37,6 @@ from tasklab.core.config import ExportConfig, RunConfig
 from tasklab.core.evaluate import Evaluation
 from tasklab.core.progress import Progress
 from tasklab.core.run_dir import RunDir
-from tasklab.data import Dataset
 from tasklab.data.base import Split
 from tasklab.edge.bundle_spec import PREPROCESSING_FILE
 from tasklab.edge.litert import LiteRTModel, time_calls
@@ -59,6 +58,7 @@ from tasklab.export.triage import (
     worst_layers,
 )
 from tasklab.tasks.base import Task
+from tasklab.training.context import StageContext
 from tasklab.training.train import sample_inputs, split_inputs
 
 logger = logging.getLogger(__name__)
@@ -75,21 +75,14 @@ class ExportGateError(RuntimeError):
     """A variant failed its parity gate (raised only when asked to be strict)."""
 
 
-def export_model(
-    model: keras.Model,
-    task: Task,
-    dataset: Dataset,
-    config: RunConfig,
-    run_dir: Path,
-) -> ExportResult:
+def run(context: StageContext, settings: ExportConfig) -> ExportResult:
     """Exports the configured LiteRT variants of a trained model and writes the bundle.
 
     Args:
-        model: the trained Keras model.
-        task: the run's task (preprocessing, evaluation, edge input description).
-        dataset: the run's dataset, split as in training.
-        config: the run config; its `export` section says what to export.
-        run_dir: the run directory; gets `export/` and `export.json`.
+        context: the trained model and its run (the test split is the gate's
+            data; the train split gives the calibration sample); the run
+            directory gets `export/` and `export.json`.
+        settings: the `export` section to run with (what to export, the gates).
 
     Returns:
         What `export.json` holds, typed.
@@ -97,6 +90,9 @@ def export_model(
     Raises:
         FlexOpsError: when a variant needs Flex ops and `export.allow_flex` is off.
     """
+    context = context.with_settings("export", settings)
+    model, task, dataset, config = context.model, context.task, context.dataset, context.config
+    run_dir = context.run_dir
     export_config = config.export
     test_inputs = split_inputs(dataset.test, task, config.train.batch_size, config.seed)
     keras_outputs = model.predict(test_inputs, batch_size=config.train.batch_size, verbose=0)

@@ -267,7 +267,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from tasklab.explain.stage import summary_line
     from tasklab.pipelines.run import explain_run
 
     overrides = list(args.overrides)
@@ -276,8 +275,8 @@ def _explain(args: argparse.Namespace) -> int:
     if args.methods:
         overrides.append(f"explain.methods=[{','.join(args.methods)}]")
     result = explain_run(args.run_dir, overrides)
-    for entry in result["methods"]:
-        print(f"{entry['name']:<22} {entry['model']:<8} {summary_line(entry)}")
+    for method in result.methods:
+        print(f"{method.name:<22} {method.model:<8} {method.summary_line()}")
     print(f"{args.run_dir.rstrip('/')}/explain.json")
     return 0
 

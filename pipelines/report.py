@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
+from typing import TypeVar
 
 import jinja2
 import matplotlib
@@ -15,12 +17,17 @@ matplotlib.use("Agg")  # Files only; never a window.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tasklab.baselines.results import ComparisonResult
 from tasklab.core import io
 from tasklab.core.config import DATA_SECTION_KINDS
 from tasklab.core.figures import figure_png, plot_label
+from tasklab.core.results import Record
 from tasklab.core.yaml_text import parse_yaml
 from tasklab.edge.bundle_spec import PREPROCESSING_FILE
+from tasklab.explain.results import ExplainResult
 from tasklab.export.results import ExportResult, VariantResult
+
+R = TypeVar("R", bound=Record)
 
 BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 
@@ -34,10 +41,7 @@ REQUIRED_KEYS = {
         "examples_per_second", "data_notes",
     ),
     RunDir.MANIFEST: ("status", "versions"),
-    RunDir.BASELINES: ("models", "test", "verdict", "primary_metric", "higher_is_better"),
-    RunDir.EXPLAIN: ("methods", "examples"),
 }  # fmt: skip
-_OPTIONAL = (RunDir.BASELINES, RunDir.EXPLAIN)
 # What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
 _RENDER_FAILURES = (
     KeyError,
@@ -76,15 +80,14 @@ def write_report(run_dir: str | Path) -> Path:
             f"'{run_dir}' holds no metrics.json: it is not a finished run directory. "
             "Pass the directory that `tasklab run` printed."
         )
-    records = {
-        name: io.read_record(run_dir / name, keys)
-        for name, keys in REQUIRED_KEYS.items()
-        if name not in _OPTIONAL or (run_dir / name).is_file()
-    }
-    export_file = RunDir(run_dir).export
-    export = ExportResult.read(export_file) if export_file.is_file() else None
+    records = {name: io.read_record(run_dir / name, keys) for name, keys in REQUIRED_KEYS.items()}
+    stages = StageResults(
+        comparison=_read_if_present(ComparisonResult, RunDir(run_dir).baselines),
+        explain=_read_if_present(ExplainResult, RunDir(run_dir).explain),
+        export=_read_if_present(ExportResult, RunDir(run_dir).export),
+    )
     try:
-        html, plots = _render(run_dir, records, export)
+        html, plots = _render(run_dir, records, stages)
     except io.ArtifactReadError:
         raise
     except _RENDER_FAILURES as error:
@@ -99,13 +102,25 @@ def write_report(run_dir: str | Path) -> Path:
     return io.write_text(RunDir(run_dir).report, html)
 
 
+@dataclasses.dataclass(frozen=True)
+class StageResults:
+    """The results of the stages after training, each None when the run did not have it."""
+
+    comparison: ComparisonResult | None
+    explain: ExplainResult | None
+    export: ExportResult | None
+
+
+def _read_if_present(record: type[R], path: Path) -> R | None:
+    return record.read(path) if path.is_file() else None
+
+
 def _render(
-    run_dir: Path, records: dict[str, dict], export: ExportResult | None
+    run_dir: Path, records: dict[str, dict], stages: StageResults
 ) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its plots (PNG bytes by name), written by neither."""
     metrics, manifest = records[RunDir.METRICS], records[RunDir.MANIFEST]
-    comparison = records.get(RunDir.BASELINES)
-    explain = records.get(RunDir.EXPLAIN)
+    comparison, explain, export = stages.comparison, stages.explain, stages.export
     history_file = RunDir(run_dir).history
     history = io.read_json(history_file) if history_file.is_file() else []
     config_file = RunDir(run_dir).config
@@ -116,7 +131,7 @@ def _render(
         )
         if metrics["confusion_matrix"]
         else None,
-        "comparison": comparison_png(comparison) if comparison and comparison["test"] else None,
+        "comparison": comparison_png(comparison) if comparison and comparison.test else None,
     }
     plots = {name: png for name, png in plots.items() if png is not None}
     config_yaml, hidden_sections = used_config(
@@ -134,7 +149,7 @@ def _render(
             export=export,
             edge_default=edge_default(run_dir, export),
             explain=explain,
-            explain_outcomes=explain_outcomes(explain),
+            explain_outcomes=explain.outcomes() if explain else {},
             explain_plots=_explain_plots(run_dir, explain),
             history=history,
             config_yaml=config_yaml,
@@ -168,29 +183,6 @@ def edge_default(run_dir: Path, export: ExportResult | None) -> VariantResult | 
     return export.variant(io.read_json(spec_file).get("default_variant"))
 
 
-def explain_outcomes(explain: dict | None) -> dict[str, list[str]]:
-    """The explanation methods by outcome of their sanity checks.
-
-    Args:
-        explain: `explain.json`, or None when the run explained nothing.
-
-    Returns:
-        Method names under `passed` (every check passed or was only reported),
-        `failed` (at least one check failed) and `skipped` (did not run), each
-        in the stage's order.
-    """
-    outcomes: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
-    for method in explain["methods"] if explain else []:
-        if "skipped" in method:
-            outcome = "skipped"
-        elif any(check.get("passed") is False for check in method["checks"].values()):
-            outcome = "failed"  # `passed: None` is a reported, not promised, value.
-        else:
-            outcome = "passed"
-        outcomes[outcome].append(method["name"])
-    return outcomes
-
-
 def used_config(config_yaml: str, data_kind: str | None) -> tuple[str, list[str]]:
     """The resolved config without the `data` sections for other kinds of data.
 
@@ -220,12 +212,12 @@ def used_config(config_yaml: str, data_kind: str | None) -> tuple[str, list[str]
     return yaml.safe_dump(config, sort_keys=False), [f"data.{name}" for name in hidden]
 
 
-def _explain_plots(run_dir: Path, explain: dict | None) -> dict[str, str]:
+def _explain_plots(run_dir: Path, explain: ExplainResult | None) -> dict[str, str]:
     """The explain stage's PNGs (written by that stage) as base64, in its order."""
     if not explain:
         return {}
     pngs = {}
-    for name, relative in explain.get("plots", {}).items():
+    for name, relative in explain.plots.items():
         path = run_dir / relative
         # explain.json is a file like any other: embed only plots inside the run directory.
         if io.is_inside(path, run_dir) and path.is_file():
@@ -374,23 +366,23 @@ def most_confused(counts: np.ndarray, limit: int) -> np.ndarray:
     return np.sort(np.argsort(-errors, kind="stable")[:limit])
 
 
-def comparison_png(comparison: dict) -> bytes:
+def comparison_png(comparison: ComparisonResult) -> bytes:
     """Plots each model's held-out primary metric with its 95% interval, best at the top.
 
     Returns:
         PNG bytes.
     """
-    metric = comparison["primary_metric"]
-    models = comparison["models"]
-    values = [m["metrics"][metric] for m in models]
-    lows = [v - m["intervals"][metric][0] for v, m in zip(values, models, strict=True)]
-    highs = [m["intervals"][metric][1] - v for v, m in zip(values, models, strict=True)]
+    metric = comparison.primary_metric
+    models = comparison.models
+    values = [m.metrics[metric] for m in models]
+    lows = [v - m.intervals[metric][0] for v, m in zip(values, models, strict=True)]
+    highs = [m.intervals[metric][1] - v for v, m in zip(values, models, strict=True)]
     figure, axis = plt.subplots(figsize=(6, 0.5 * len(models) + 1.2))
     rows = np.arange(len(models))[::-1]
-    colors = ["tab:orange" if m["name"] == "keras" else "tab:blue" for m in models]
+    colors = ["tab:orange" if m.is_keras else "tab:blue" for m in models]
     axis.errorbar(values, rows, xerr=[lows, highs], fmt="none", ecolor="gray", capsize=4)
     axis.scatter(values, rows, color=colors, zorder=3)
-    axis.set_yticks(rows, [m["label"] for m in models])
+    axis.set_yticks(rows, [m.label for m in models])
     axis.set_xlabel(f"held-out {metric} (95% bootstrap interval)")
     axis.grid(axis="x", alpha=0.3)
     return figure_png(figure)

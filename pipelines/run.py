@@ -26,11 +26,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tasklab.baselines.compare import (
-    KerasHeldOut,
-    applicable_baselines,
-    compare_models,
-)
+from tasklab.baselines import compare as compare_stage
+from tasklab.baselines.compare import applicable_baselines
+from tasklab.baselines.results import ComparisonResult
 from tasklab.core import io
 from tasklab.core.config import (
     ConfigError,
@@ -45,12 +43,15 @@ from tasklab.core.progress import progress_logging
 from tasklab.core.run_dir import RunDir
 from tasklab.core.yaml_text import YAMLInputError, read_yaml_file
 from tasklab.data import DataError, Dataset, load_dataset
-from tasklab.explain.stage import explain_model, resolve_methods
+from tasklab.explain import stage as explain_stage
+from tasklab.explain.results import ExplainResult
+from tasklab.explain.stage import resolve_methods
+from tasklab.export import stage as export_stage
 from tasklab.export.results import ExportResult
-from tasklab.export.stage import export_model
 from tasklab.pipelines.report import write_report
 from tasklab.tasks import get_task
 from tasklab.tasks.base import Task
+from tasklab.training.context import StageContext
 from tasklab.training.loop import finish_together, fit_distributed
 from tasklab.training.strategy import StrategyInfo, make_strategy
 from tasklab.training.train import (
@@ -257,30 +258,28 @@ def _run_stages(
     )
     io.write_json(RunDir(run_dir).metrics, metrics)
 
+    context = StageContext(
+        config=config,
+        task=task,
+        dataset=dataset,
+        model=model,
+        run_dir=run_dir,
+        strategy=strategy,
+        test_outputs=outputs,
+        evaluation=evaluation,
+        trained=trained,
+    )
     if baselines:
         logger.info("Comparing with the baselines %s", baselines)
-        keras_result = KerasHeldOut(
-            model=model,
-            outputs=outputs,
-            metrics=evaluation.metrics,
-            intervals=evaluation.intervals,
-            fit_seconds=trained.train_seconds,
-            size_bytes=RunDir(run_dir).model.stat().st_size,
-            primary=evaluation.primary,
-            higher_is_better=evaluation.higher_is_better,
-            epochs_run=trained.epochs_run,
-        )
         with timed(manifest, "comparison"):
-            comparison = compare_models(config, task, dataset, strategy, keras_result, run_dir)
-        io.write_json(RunDir(run_dir).baselines, comparison)
-        logger.info("Verdict: %s", comparison["verdict"])
-
+            comparison: ComparisonResult = compare_stage.run(context, config.compare)
+        logger.info("Verdict: %s", comparison.verdict)
     if explain_methods:
         with timed(manifest, "explanation"):
-            explain_model(model, task, dataset, config, run_dir, test_outputs=outputs)
+            explain_stage.run(context, config.explain)
     if config.export.variants:
         with timed(manifest, "export"):
-            export_model(model, task, dataset, config, run_dir)
+            export_stage.run(context, config.export)
     return metrics
 
 
@@ -320,14 +319,14 @@ def export_run(
 
     with progress_logging(verbose):
         finished = load_finished_run(run_dir, overrides, section="export", check=check)
-        result = export_model(*finished.stage_args())
+        result = export_stage.run(finished.context(), finished.config.export)
         write_report(finished.run_dir)
     return result
 
 
 def explain_run(
     run_dir: str | Path, overrides: Iterable[str] = (), verbose: bool = True
-) -> dict[str, Any]:
+) -> ExplainResult:
     """Explains (again) the model of a finished run: `tasklab explain RUN_DIR`.
 
     Args:
@@ -336,7 +335,7 @@ def explain_run(
         verbose: show the progress lines when logging is not configured (as `run`).
 
     Returns:
-        What `explain.json` holds (the report is rebuilt too).
+        What `explain.json` holds, typed (the report is rebuilt too).
     """
 
     def check(config: RunConfig) -> None:
@@ -345,7 +344,7 @@ def explain_run(
 
     with progress_logging(verbose):
         finished = load_finished_run(run_dir, overrides, section="explain", check=check)
-        result = explain_model(*finished.stage_args())
+        result = explain_stage.run(finished.context(), finished.config.explain)
         write_report(finished.run_dir)
     return result
 
@@ -360,9 +359,9 @@ class FinishedRun:
     config: RunConfig
     run_dir: Path
 
-    def stage_args(self) -> tuple[keras.Model, Task, Dataset, RunConfig, Path]:
-        """The arguments every post-training stage takes, in order."""
-        return self.model, self.task, self.dataset, self.config, self.run_dir
+    def context(self) -> StageContext:
+        """What a stage after training receives (no training figures: those were the run's)."""
+        return StageContext(self.config, self.task, self.dataset, self.model, self.run_dir)
 
 
 def load_finished_run(

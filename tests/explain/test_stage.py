@@ -105,7 +105,8 @@ def test_randomization_check_fails_an_explanation_that_ignores_the_model(digits_
     spec = dataclasses.replace(EXPLAINERS.get("gradient"), explain=input_echo)
     monkeypatch.setitem(EXPLAINERS._items, "input_echo", spec)
     result = explain_run(digits_run, ["explain.methods=[input_echo]", "explain.examples=4"])
-    randomization = checks_of(result, "input_echo")["randomization"]
+    assert result.outcomes() == {"passed": [], "failed": ["input_echo"], "skipped": []}
+    randomization = result.methods[0].checks["randomization"]
     assert randomization["value"] == pytest.approx(1.0) and randomization["passed"] is False
     html = (digits_run / "report.html").read_text()
     assert "FAILED a check: input_echo" in html
@@ -160,11 +161,12 @@ def test_an_unknown_gradcam_layer_skips_grad_cam_and_says_why(digits_run, tmp_pa
     copy = tmp_path / "run"
     shutil.copytree(digits_run, copy)
     result = explain_run(copy, ["explain.gradcam_layer=conv9", "explain.examples=4"])
-    grad_cam = next(m for m in result["methods"] if m["name"] == "grad_cam")
-    assert "'conv9' is not a layer of the model" in grad_cam["skipped"]
-    assert grad_cam["checks"] == {} and grad_cam["seconds_per_example"] is None
+    grad_cam = next(m for m in result.methods if m.name == "grad_cam")
+    assert "'conv9' is not a layer of the model" in grad_cam.skipped
+    assert grad_cam.checks == {} and grad_cam.seconds_per_example is None
+    assert grad_cam.outcome == "skipped" and "grad_cam" in result.outcomes()["skipped"]
     assert "grad_cam did not run" in (copy / "report.html").read_text()
-    assert len(result["methods"]) == 4  # The other methods ran.
+    assert len(result.methods) == 4 and len(result.ran) == 3  # The other methods ran.
 
 
 def test_unknown_methods_fail_before_training(tmp_path):

@@ -99,6 +99,8 @@ def test_report_never_embeds_a_file_outside_the_run(digits_run, tmp_path, capfd)
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"\x89PNG\r\n\x1a\nSECRET-BYTES")
     explain = {
+        "task": "image_classification",
+        "explain_input": "pixels",
         "methods": [],
         "examples": {"count": 0, "test_rows": [], "misclassified": 0},
         "plots": {"stolen": f"../{secret.name}", "absolute": str(secret)},

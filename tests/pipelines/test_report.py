@@ -143,13 +143,15 @@ def test_report_states_each_explanation_check_and_escapes_what_it_shows(tmp_path
     io.write_json(
         tmp_path / "explain.json",
         {
+            "task": "image_classification", "explain_input": "pixels",
             "examples": {"count": 2, "test_rows": [0, 1], "misclassified": 1},
             "methods": [
-                {"name": "integrated_gradients", "model": "keras",
+                {"name": "integrated_gradients", "model": "keras", "description": "d",
                  "algorithm": "integrated_gradients", "seconds_per_example": 0.0123,
                  "checks": {"completeness": completeness, "randomization": randomization,
                             "deletion": deletion}},
-                {"name": "grad_cam", "model": "keras", "seconds_per_example": None, "checks": {},
+                {"name": "grad_cam", "model": "keras", "description": "d",
+                 "seconds_per_example": None, "checks": {},
                  "skipped": f"explain.gradcam_layer '{EVIL}' is not a layer of the model"},
             ],
             "plots": {"deletion_curves": "explain/deletion_curves.png", "missing": "explain/x.png"},
@@ -222,13 +224,15 @@ def write_all_stages(run_dir, default="float16"):
     io.write_json(
         run_dir / "explain.json",
         {
+            "task": "image_classification", "explain_input": "pixels",
             "examples": {"count": 2, "test_rows": [0, 1]},
             "methods": [
-                {"name": "keras_shap", "model": "keras", "algorithm": "deep",
+                {"name": "keras_shap", "model": "keras", "description": "d", "algorithm": "deep",
                  "seconds_per_example": 0.1, "checks": checks},
-                {"name": "saliency", "model": "keras", "algorithm": "saliency",
+                {"name": "saliency", "model": "keras", "description": "d", "algorithm": "saliency",
                  "seconds_per_example": 0.1, "checks": failed},
-                {"name": "grad_cam", "model": "keras", "seconds_per_example": None, "checks": {},
+                {"name": "grad_cam", "model": "keras", "description": "d",
+                 "seconds_per_example": None, "checks": {},
                  "skipped": "no convolution"},
             ],
             "plots": {},
@@ -284,6 +288,40 @@ def test_summary_says_when_the_default_variant_failed_its_gate(tmp_path):
     summary = summary_of(write_report(tmp_path).read_text())
     assert "No variant passed its gate" in summary and "<strong>int8</strong>" in summary
     assert "9.98 KB" in summary and "FAILED</span> (agreement 0.6000 &lt; 0.98)" in summary
+
+
+STAGE_DAMAGE = {
+    # name: (file, change, words the error must name)
+    "baselines_without_models": ("baselines.json", lambda b: b.pop("models"), ["models"]),
+    "baselines_models_not_a_list": (
+        "baselines.json", lambda b: b.update(models={"keras": {}}), ["holding dict"],
+    ),
+    "baselines_entry_without_label": (
+        "baselines.json", lambda b: b["models"][1].pop("label"), ["label"],
+    ),
+    "explain_without_methods": ("explain.json", lambda e: e.pop("methods"), ["methods"]),
+    "explain_method_without_checks": (
+        "explain.json", lambda e: e["methods"][0].pop("checks"), ["checks"],
+    ),
+    "explain_examples_a_number": (
+        "explain.json", lambda e: e.update(examples=3), ["not an object"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(STAGE_DAMAGE))
+def test_a_damaged_stage_result_is_refused_naming_its_file_and_key(tmp_path, case):
+    name, change, words = STAGE_DAMAGE[case]
+    write_fake_run(tmp_path, ["a", "b"])
+    write_all_stages(tmp_path)
+    record = io.read_json(tmp_path / name)
+    change(record)
+    io.write_json(tmp_path / name, record)
+    with pytest.raises(io.ArtifactReadError) as raised:
+        write_report(tmp_path)
+    message = str(raised.value)
+    assert name in message and all(word in message for word in words), message
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_summary_says_which_stages_did_not_run(tmp_path):
