@@ -17,6 +17,7 @@ from typing import Any
 from tasklab.core import io
 from tasklab.core.run_dir import RunDir
 from tasklab.pipelines.run import package_versions
+from tasklab.training.results import RunMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -48,9 +49,9 @@ class Finished:
         """The run directory a `tasklab run` or `launch` printed last."""
         return Path(self.stdout.strip().splitlines()[-1])
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> RunMetrics:
         """The run's `metrics.json`."""
-        return io.read_json(RunDir(self.run_dir).metrics)
+        return RunMetrics.read(RunDir(self.run_dir).metrics)
 
 
 def run_command(args: list[str], cwd: Path = REPO) -> Finished:

@@ -66,13 +66,13 @@ def measure(size: int, epochs: int, tmp: Path) -> dict:
     history = io.read_json(RunDir(done.run_dir).history)
     return {
         "images": size,
-        "train_examples": metrics["splits"]["train"],
-        "train_seconds": metrics["train_seconds"],
+        "train_examples": metrics.splits["train"],
+        "train_seconds": metrics.train_seconds,
         "later_epochs_seconds": history[-1]["seconds"] - history[0]["seconds"],
-        "examples_per_second": metrics["examples_per_second"],
+        "examples_per_second": metrics.examples_per_second,
         "run_wall_seconds": round(done.wall_seconds, 1),
         "peak_rss_mib": round(done.peak_rss_mib, 1),
-        "test_accuracy": metrics["test"]["accuracy"],
+        "test_accuracy": metrics.test["accuracy"],
     }
 
 

@@ -74,8 +74,8 @@ def compare_training(
         for name, schedule in (("tasklab", "constant"), ("tasklab_cosine", "cosine")):
             run = tasklab("run", config, [*settings, f"train.schedule={schedule}"], runs_dir)
             metrics = run.metrics()
-            speeds[name].append(metrics["examples_per_second"])
-            parameters.add(metrics["parameters"])
+            speeds[name].append(metrics.examples_per_second)
+            parameters.add(metrics.parameters)
         script = run_command(
             [sys.executable, str(PLAIN_SCRIPT), "--data", plain_data, "--epochs", str(epochs)]
         )

@@ -45,13 +45,13 @@ def main(argv: list[str] | None = None) -> dict:
             settings = [*settings, f"train.epochs={args.epochs}", *TRAIN_ONLY]
             metrics = tasklab(command, args.config, settings, Path(tmp) / name).metrics()
             rows[name] = {
-                "examples_per_second": metrics["examples_per_second"],
-                "train_seconds": metrics["train_seconds"],
-                "replicas": metrics["replicas"],
-                "workers": metrics["workers"],
-                "test_" + metrics["primary_metric"]: metrics["test"][metrics["primary_metric"]],
+                "examples_per_second": metrics.examples_per_second,
+                "train_seconds": metrics.train_seconds,
+                "replicas": metrics.replicas,
+                "workers": metrics.workers,
+                "test_" + metrics.primary_metric: metrics.primary_value,
             }
-            print(f"{name:<11} {metrics['examples_per_second']:>9.1f} examples/s", flush=True)
+            print(f"{name:<11} {metrics.examples_per_second:>9.1f} examples/s", flush=True)
     speed = {name: row["examples_per_second"] for name, row in rows.items()}
     ratios = {
         "mirrored_2_vs_cpu": speed["mirrored_2"] / speed["cpu"],

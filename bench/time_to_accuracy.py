@@ -70,22 +70,22 @@ def run_to_target(name: str, runs_dir: Path, settings: list[str]) -> tuple[dict,
         runs_dir,
     )
     metrics = done.metrics()
-    primary = metrics["primary_metric"]
+    primary = metrics.primary_metric
     fitted = None
     if baseline:
         fitted = ComparisonResult.read(RunDir(done.run_dir).baselines).model(baseline)
-    reached = metrics["target_reached"]
+    reached = metrics.target_reached
     row = {
         "config": name,
         "target": TARGETS[name],
         "reached": reached is not None,
         "epoch": reached["epoch"] if reached else None,
         "seconds_to_target": reached["seconds"] if reached else None,
-        "epochs_run": metrics["epochs_run"],
+        "epochs_run": metrics.epochs_run,
         "max_epochs": shipped.train.epochs,
-        "examples_per_second": metrics["examples_per_second"],
+        "examples_per_second": metrics.examples_per_second,
         "test_metric": primary,
-        "test_value": metrics["test"][primary],
+        "test_value": metrics.test[primary],
         "baseline": baseline,
         "baseline_fit_seconds": fitted.fit_seconds if fitted else None,
         "baseline_test_value": fitted.metrics[primary] if fitted else None,

@@ -6,5 +6,5 @@ The Python API in a few lines::
     from tasklab.pipelines.run import run
 
     result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
-    print(result.run_dir, result.metrics["test"]["accuracy"])
+    print(result.run_dir, result.metrics.test["accuracy"])
 """

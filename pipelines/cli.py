@@ -214,10 +214,10 @@ def _run(args: argparse.Namespace) -> int:
     if result.run_dir is None:
         return 0  # A multi-worker run's other worker: the chief reports.
     metrics = result.metrics
-    primary = metrics["primary_metric"]
-    low, high = metrics["intervals"][primary]
+    primary = metrics.primary_metric
+    low, high = metrics.intervals[primary]
     print(
-        f"test {primary} {metrics['test'][primary]:.4f} (95% CI {low:.4f}-{high:.4f}); "
+        f"test {primary} {metrics.primary_value:.4f} (95% CI {low:.4f}-{high:.4f}); "
         f"report: {RunDir(result.run_dir).report}"
     )
     print(result.run_dir)

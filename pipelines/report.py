@@ -26,22 +26,16 @@ from tasklab.core.yaml_text import parse_yaml
 from tasklab.edge.bundle_spec import PREPROCESSING_FILE
 from tasklab.explain.results import ExplainResult
 from tasklab.export.results import ExportResult, VariantResult
+from tasklab.training.results import RunMetrics
 
 R = TypeVar("R", bound=Record)
 
 BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 
 
-# The keys of each JSON artifact the report reads without a default (written by every run).
-REQUIRED_KEYS = {
-    RunDir.METRICS: (
-        "task", "dataset", "model", "strategy", "replicas", "seed", "primary_metric",
-        "higher_is_better", "test", "intervals", "per_class", "confusion_matrix", "class_names",
-        "splits", "epochs_run", "best_epoch", "stopped_early", "train_seconds",
-        "examples_per_second", "data_notes",
-    ),
-    RunDir.MANIFEST: ("status", "versions"),
-}  # fmt: skip
+# The keys of the manifest (the run's log, a dict that grows as the run goes) the report
+# reads without a default; the stages' results are typed records that declare their own.
+MANIFEST_KEYS = ("status", "versions")
 # What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
 _RENDER_FAILURES = (
     KeyError,
@@ -80,14 +74,15 @@ def write_report(run_dir: str | Path) -> Path:
             f"'{run_dir}' holds no metrics.json: it is not a finished run directory. "
             "Pass the directory that `tasklab run` printed."
         )
-    records = {name: io.read_record(run_dir / name, keys) for name, keys in REQUIRED_KEYS.items()}
+    manifest = io.read_record(RunDir(run_dir).manifest, MANIFEST_KEYS)
     stages = StageResults(
+        metrics=RunMetrics.read(RunDir(run_dir).metrics),
         comparison=_read_if_present(ComparisonResult, RunDir(run_dir).baselines),
         explain=_read_if_present(ExplainResult, RunDir(run_dir).explain),
         export=_read_if_present(ExportResult, RunDir(run_dir).export),
     )
     try:
-        html, plots = _render(run_dir, records, stages)
+        html, plots = _render(run_dir, manifest, stages)
     except io.ArtifactReadError:
         raise
     except _RENDER_FAILURES as error:
@@ -104,8 +99,9 @@ def write_report(run_dir: str | Path) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class StageResults:
-    """The results of the stages after training, each None when the run did not have it."""
+    """What the run's stages measured: training's, and each later stage's (None when not run)."""
 
+    metrics: RunMetrics
     comparison: ComparisonResult | None
     explain: ExplainResult | None
     export: ExportResult | None
@@ -115,28 +111,24 @@ def _read_if_present(record: type[R], path: Path) -> R | None:
     return record.read(path) if path.is_file() else None
 
 
-def _render(
-    run_dir: Path, records: dict[str, dict], stages: StageResults
-) -> tuple[str, dict[str, bytes]]:
+def _render(run_dir: Path, manifest: dict, stages: StageResults) -> tuple[str, dict[str, bytes]]:
     """The report's HTML and its plots (PNG bytes by name), written by neither."""
-    metrics, manifest = records[RunDir.METRICS], records[RunDir.MANIFEST]
+    metrics = stages.metrics
     comparison, explain, export = stages.comparison, stages.explain, stages.export
     history_file = RunDir(run_dir).history
     history = io.read_json(history_file) if history_file.is_file() else []
     config_file = RunDir(run_dir).config
     plots = {
         "learning_curves": learning_curves_png(history),
-        "confusion_matrix": confusion_matrix_png(
-            metrics["confusion_matrix"], metrics["class_names"]
-        )
-        if metrics["confusion_matrix"]
+        "confusion_matrix": confusion_matrix_png(metrics.confusion_matrix, metrics.class_names)
+        if metrics.confusion_matrix
         else None,
         "comparison": comparison_png(comparison) if comparison and comparison.test else None,
     }
     plots = {name: png for name, png in plots.items() if png is not None}
     config_yaml, hidden_sections = used_config(
         config_file.read_text(encoding="utf-8") if config_file.is_file() else "",
-        metrics.get("data_kind"),
+        metrics.data_kind,
     )
     html = (
         _environment()

@@ -7,7 +7,7 @@ This is the Python API::
     from tasklab.pipelines.run import run
 
     result = run(load_config("configs/digits.yaml", overrides=["train.epochs=5"]))
-    print(result.run_dir, result.metrics["test"]["accuracy"])
+    print(result.run_dir, result.metrics.test["accuracy"])
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from tasklab.tasks import get_task
 from tasklab.tasks.base import Task
 from tasklab.training.context import StageContext
 from tasklab.training.loop import finish_together, fit_distributed
+from tasklab.training.results import RunMetrics
 from tasklab.training.strategy import StrategyInfo, make_strategy
 from tasklab.training.train import (
     TrainResult,
@@ -86,12 +87,12 @@ class RunResult:
     Attributes:
         run_dir: the run directory (holds every artifact); None on a
             multi-worker run's other workers, which write nothing.
-        metrics: the contents of `metrics.json` (empty on the other workers).
+        metrics: what `metrics.json` holds, typed (None on the other workers).
         resumed: whether an interrupted run was resumed.
     """
 
     run_dir: Path | None
-    metrics: dict[str, Any]
+    metrics: RunMetrics | None
     resumed: bool
 
 
@@ -179,7 +180,7 @@ def _run_worker(
     fit_distributed(model, task, dataset, config.train, strategy, info, config.seed, None)
     logger.info("Worker %d: training done; waiting for the chief to finish", info.worker_index)
     finish_together(strategy, info)
-    return RunResult(run_dir=None, metrics={}, resumed=False)
+    return RunResult(run_dir=None, metrics=None, resumed=False)
 
 
 def load_task_data(config: RunConfig, task_cls: type[Task]) -> Dataset:
@@ -199,7 +200,7 @@ def _run_stages(
     manifest: dict[str, Any],
     strategy: tf.distribute.Strategy,
     strategy_info: StrategyInfo,
-) -> dict[str, Any]:
+) -> RunMetrics:
     _seed(config)
     logger.info("Strategy: %s with %d replica(s)", strategy_info.name, strategy_info.replicas)
 
@@ -256,7 +257,7 @@ def _run_stages(
     metrics = build_metrics(
         config, dataset, strategy_info, trained, evaluation, precision, model.count_params()
     )
-    io.write_json(RunDir(run_dir).metrics, metrics)
+    metrics.write(RunDir(run_dir).metrics)
 
     context = StageContext(
         config=config,
@@ -469,40 +470,38 @@ def build_metrics(
     evaluation: Evaluation,
     precision: str = "float32",
     parameters: int | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """Assembles `metrics.json` from the stage results (`precision`: the training dtype policy,
     `parameters`: the model's parameter count)."""
     reached = first_reaching(trained.history, config.train.target)
-    return {
-        "task": config.task,
-        "dataset": config.data.uri,
-        "data_kind": dataset.spec.kind,  # The report shows only the config this kind uses.
-        "model": config.model.name,
-        "parameters": parameters,
-        "strategy": strategy.name,
-        "replicas": strategy.replicas,
-        "workers": strategy.workers,
-        "seed": config.seed,
-        "precision": precision,
-        "primary_metric": evaluation.primary,
-        "higher_is_better": evaluation.higher_is_better,
-        "test": evaluation.metrics,
-        "intervals": evaluation.intervals,
-        "per_class": evaluation.per_class,
-        "confusion_matrix": evaluation.confusion_matrix,
-        "class_names": list(dataset.spec.class_names),
-        "splits": dataset.split_sizes(),
-        "epochs_run": trained.epochs_run,
-        "best_epoch": trained.best_epoch,
-        "stopped_early": trained.stopped_early,
-        "stop_at": config.train.stop_at,
-        "target_reached": None
-        if reached is None
-        else {k: reached[k] for k in ("epoch", "seconds")},
-        "train_seconds": round(trained.train_seconds, 3),
-        "examples_per_second": round(trained.examples_per_second, 1),
-        "data_notes": list(dataset.notes),
-    }
+    return RunMetrics(
+        task=config.task,
+        dataset=config.data.uri,
+        data_kind=dataset.spec.kind,  # The report shows only the config this kind uses.
+        model=config.model.name,
+        parameters=parameters,
+        strategy=strategy.name,
+        replicas=strategy.replicas,
+        workers=strategy.workers,
+        seed=config.seed,
+        precision=precision,
+        primary_metric=evaluation.primary,
+        higher_is_better=evaluation.higher_is_better,
+        test=evaluation.metrics,
+        intervals=evaluation.intervals,
+        per_class=evaluation.per_class,
+        confusion_matrix=evaluation.confusion_matrix,
+        class_names=list(dataset.spec.class_names),
+        splits=dataset.split_sizes(),
+        epochs_run=trained.epochs_run,
+        best_epoch=trained.best_epoch,
+        stopped_early=trained.stopped_early,
+        stop_at=config.train.stop_at,
+        target_reached=None if reached is None else {k: reached[k] for k in ("epoch", "seconds")},
+        train_seconds=round(trained.train_seconds, 3),
+        examples_per_second=round(trained.examples_per_second, 1),
+        data_notes=list(dataset.notes),
+    )
 
 
 def create_run_dir(runs_dir: Path, name: str) -> Path:

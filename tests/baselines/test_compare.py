@@ -42,10 +42,10 @@ def test_comparison_leaderboard_holds_every_model_on_the_same_splits(breast_canc
     assert comparison["models"][-1]["name"] == "dummy"
     assert comparison["protocol"]["held_out"]["test"] == 114
     refit = comparison["protocol"]["cv"]["keras_refit"]
-    assert refit == {"epochs": 10, "run_epochs": breast_cancer_run.metrics["epochs_run"],
+    assert refit == {"epochs": 10, "run_epochs": breast_cancer_run.metrics.epochs_run,
                      "cv_budget": 2.5}  # fmt: skip
     # The Keras entry is the run's own test result.
-    assert models["keras"]["metrics"] == breast_cancer_run.metrics["test"]
+    assert models["keras"]["metrics"] == breast_cancer_run.metrics.test
 
 
 def test_comparison_test_and_verdict(breast_cancer_run):
@@ -165,7 +165,7 @@ def test_csv_run_with_categories_and_missing_values(tmp_path):
     accuracy = {m["name"]: m["metrics"]["accuracy"] for m in comparison["models"]}
     # The label is a function of the city alone: every model should find it.
     assert accuracy["xgboost"] == 1.0 and accuracy["linear"] == 1.0 and accuracy["keras"] >= 0.95
-    assert any("categorical: city" in note for note in result.metrics["data_notes"])
+    assert any("categorical: city" in note for note in result.metrics.data_notes)
 
 
 def test_fold_refits_train_the_epochs_the_budget_allows():

@@ -107,7 +107,7 @@ def test_icons_whose_classes_differ_only_in_alpha_are_learned(icons):
     assert len(flat) == 1
     assert trained.dataset.spec.example_shape == (16, 16, 3)
     assert any("72 of 72 images have transparency" in note for note in trained.dataset.notes)
-    assert trained.metrics["test"]["accuracy"] >= 0.8  # The majority class is 1/3.
+    assert trained.metrics.test["accuracy"] >= 0.8  # The majority class is 1/3.
     spec = trained.bundle.spec["input"]
     assert spec["alpha"] == "composite" and spec["background"] == [255.0, 255.0, 255.0]
     assert spec["luma_weights"] == [0.299, 0.587, 0.114] and spec["sixteen_bit_divisor"] == 257.0
@@ -155,7 +155,7 @@ def test_sixteen_bit_gray_predictions_agree_where_a_saturating_decoder_flips_the
     assert trained.dataset.spec.example_shape == (12, 12, 1)
     assert any("48 image(s) are 16-bit PNGs" in note for note in trained.dataset.notes)
     probabilities = trained.check_agreement(files)
-    assert trained.metrics["test"]["accuracy"] >= 0.8
+    assert trained.metrics.test["accuracy"] >= 0.8
     # The runner before: Pillow's convert("L") clips every sample to 255, one white image.
     saturated = np.stack([np.asarray(Image.open(f).convert("L")) for f in files])[..., None]
     assert (saturated == 255).all()

@@ -125,7 +125,7 @@ def test_a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_state(tmp_
 
     monkeypatch.setattr(train, "build_callbacks", original)
     resumed = run(config, runs_dir=tmp_path)  # The same config resumes from epoch 1's backup.
-    assert resumed.run_dir == run_dir and resumed.metrics["epochs_run"] == 4
+    assert resumed.run_dir == run_dir and resumed.metrics.epochs_run == 4
     assert io.read_json(run_dir / "manifest.json")["resumed_from_epoch"] == 1
 
 
@@ -170,7 +170,7 @@ def test_a_failing_write_leaves_earlier_artifacts_intact_and_resumes(tmp_path, m
     keras.models.load_model(run_dir / "checkpoints" / "best.keras", safe_mode=True)
 
     resumed = run(config, runs_dir=tmp_path)
-    assert resumed.run_dir == run_dir and resumed.metrics["epochs_run"] == 3
+    assert resumed.run_dir == run_dir and resumed.metrics.epochs_run == 3
     assert [entry["epoch"] for entry in io.read_json(run_dir / "history.json")] == [1, 2, 3]
 
 

@@ -29,7 +29,7 @@ def test_digits_run_writes_every_artifact(tmp_path):
     run_dir = result.run_dir
     assert run_dir.parent == tmp_path and run_dir.name.startswith("digits-")
     metrics = io.read_json(run_dir / "metrics.json")
-    assert metrics == result.metrics
+    assert metrics == result.metrics.to_json()
     for key in (
         "task",
         "dataset",
@@ -67,10 +67,10 @@ def test_digits_run_writes_every_artifact(tmp_path):
 def test_mirrored_run_with_two_logical_cpus(tmp_path):
     config = digits_config("strategy.name=mirrored", "strategy.devices=2", "train.epochs=4")
     result = run(config, runs_dir=tmp_path)
-    assert result.metrics["replicas"] == 2 and result.metrics["strategy"] == "mirrored"
+    assert result.metrics.replicas == 2 and result.metrics.strategy == "mirrored"
     devices = io.read_json(result.run_dir / "manifest.json")["devices"]
     assert [d.rsplit("/", 1)[-1] for d in devices] == ["device:CPU:0", "device:CPU:1"]
-    assert result.metrics["test"]["accuracy"] > 0.5
+    assert result.metrics.test["accuracy"] > 0.5
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -97,7 +97,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert [e["epoch"] for e in io.read_json(run_dir / "history.json")] == [1, 2, 3, 4]
     manifest = io.read_json(run_dir / "manifest.json")
     assert manifest["status"] == "complete" and manifest["resumed_from_epoch"] == 2
-    assert result.metrics["epochs_run"] == 4
+    assert result.metrics.epochs_run == 4
 
     fresh = run(config, runs_dir=tmp_path, fresh=True)
     assert not fresh.resumed and fresh.run_dir != run_dir
@@ -120,10 +120,10 @@ def test_folder_run_skips_a_corrupt_file_and_says_so(image_folder, tmp_path):
         }
     )
     result = run(config, runs_dir=tmp_path / "runs")
-    assert any("circle/corrupt.png" in note for note in result.metrics["data_notes"])
+    assert any("circle/corrupt.png" in note for note in result.metrics.data_notes)
     assert "circle/corrupt.png" in (result.run_dir / "report.html").read_text()
     # The band position is an easy signal: the CNN learns it from 42 images.
-    assert result.metrics["test"]["accuracy"] >= 0.9
+    assert result.metrics.test["accuracy"] >= 0.9
 
 
 def test_tfds_mnist_run_through_mock_data(tmp_path):
@@ -141,8 +141,8 @@ def test_tfds_mnist_run_through_mock_data(tmp_path):
     )
     with tfds.testing.mock_data(num_examples=120):
         result = run(config, runs_dir=tmp_path / "runs")
-    assert result.metrics["splits"] == {"train": 84, "val": 12, "test": 24}
-    assert np.isfinite(result.metrics["test"]["log_loss"])
+    assert result.metrics.splits == {"train": 84, "val": 12, "test": 24}
+    assert np.isfinite(result.metrics.test["log_loss"])
     comparison = io.read_json(result.run_dir / "baselines.json")
     assert comparison["protocol"]["cv"] is None
     assert comparison["test"]["name"] == "McNemar's exact test"
@@ -155,21 +155,21 @@ def test_breast_cancer_classification_run(tmp_path):
     )
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
-    assert metrics["task"] == "tabular_classification" and metrics["primary_metric"] == "accuracy"
-    assert metrics["test"]["accuracy"] > 0.9  # The majority class alone is 0.63.
-    assert any(note.startswith("Column kinds (30 inputs)") for note in metrics["data_notes"])
+    assert metrics.task == "tabular_classification" and metrics.primary_metric == "accuracy"
+    assert metrics.test["accuracy"] > 0.9  # The majority class alone is 0.63.
+    assert any(note.startswith("Column kinds (30 inputs)") for note in metrics.data_notes)
 
 
 def test_diabetes_regression_run(tmp_path):
     config = load_config(REPO / "configs" / "diabetes.yaml", ["train.epochs=60", "baselines=[]"])
     result = run(config, runs_dir=tmp_path)
     metrics = result.metrics
-    assert (metrics["primary_metric"], metrics["higher_is_better"]) == ("rmse", False)
-    assert set(metrics["test"]) == {"rmse", "mae", "r2"} and metrics["per_class"] == {}
+    assert (metrics.primary_metric, metrics.higher_is_better) == ("rmse", False)
+    assert set(metrics.test) == {"rmse", "mae", "r2"} and metrics.per_class == {}
     # Predicting the mean gives R^2 = 0 and RMSE = the target's std (about 77).
-    assert metrics["test"]["r2"] > 0.3 and metrics["test"]["rmse"] < 65
-    low, high = metrics["intervals"]["rmse"]
-    assert low < metrics["test"]["rmse"] < high
+    assert metrics.test["r2"] > 0.3 and metrics.test["rmse"] < 65
+    low, high = metrics.intervals["rmse"]
+    assert low < metrics.primary_value < high
     html = (result.run_dir / "report.html").read_text()
     assert "test rmse" in html and "Confusion matrix" not in html
     # The export stage runs by default; a regression model has no classes to agree on.
@@ -183,7 +183,7 @@ def test_diabetes_regression_run(tmp_path):
     # So does the explain stage: SHAP of the net explains the value; without an XGBoost
     # baseline, Tree SHAP is skipped and the report says why.
     keras_shap, tree_shap = io.read_json(result.run_dir / "explain.json")["methods"]
-    assert keras_shap["checks"]["additivity"]["value"] < 0.01 * metrics["test"]["rmse"]
+    assert keras_shap["checks"]["additivity"]["value"] < 0.01 * metrics.test["rmse"]
     assert "no XGBoost baseline" in tree_shap["skipped"] and "tree_shap did not run" in html
 
 

@@ -44,8 +44,8 @@ def test_spoken_words_run_end_to_end(tmp_path, capsys):
     )
     result = run(config, runs_dir=tmp_path / "runs")
     run_dir = result.run_dir
-    assert result.metrics["splits"] == {"train": 24, "val": 8, "test": 8}
-    assert any("never heard in training" in note for note in result.metrics["data_notes"])
+    assert result.metrics.splits == {"train": 24, "val": 8, "test": 8}
+    assert any("never heard in training" in note for note in result.metrics.data_notes)
 
     comparison = io.read_json(run_dir / "baselines.json")
     assert {entry["name"] for entry in comparison["models"]} == {

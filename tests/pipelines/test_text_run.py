@@ -52,8 +52,8 @@ def test_text_csv_run_end_to_end(tmp_path, capsys):
     )
     result = run(config, runs_dir=tmp_path / "runs")
     run_dir = result.run_dir
-    assert result.metrics["test"]["accuracy"] > 0.9
-    assert any("Vocabulary of" in note for note in result.metrics["data_notes"])
+    assert result.metrics.test["accuracy"] > 0.9
+    assert any("Vocabulary of" in note for note in result.metrics.data_notes)
 
     comparison = io.read_json(run_dir / "baselines.json")
     names = [entry["name"] for entry in comparison["models"]]

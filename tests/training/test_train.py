@@ -109,8 +109,8 @@ def test_a_mixed_precision_run_evaluates_and_saves_float32(tmp_path):
     from tests.pipelines.test_run import digits_config
 
     result = run(digits_config("train.mixed_precision=true"), runs_dir=tmp_path)
-    assert result.metrics["precision"] == "mixed_bfloat16"
-    assert result.metrics["test"]["accuracy"] > 0.8
+    assert result.metrics.precision == "mixed_bfloat16"
+    assert result.metrics.test["accuracy"] > 0.8
     assert io.read_json(result.run_dir / "manifest.json")["precision"] == "mixed_bfloat16"
     saved = keras.models.load_model(result.run_dir / "model.keras", safe_mode=True)
     assert saved.dtype_policy.name == "float32"
