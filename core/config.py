@@ -1,11 +1,18 @@
-"""Run configuration: YAML -> frozen dataclasses, validated once.
+"""Run configuration: YAML -> frozen dataclasses, validated once, declared as data.
 
-One parser (`parse_section`) walks the dataclasses below using their type
-annotations, so every section gets the same checks and error messages: an
-unknown key or value names what was received, lists the valid ones and
-suggests the closest. The `model` section is the one dynamic part: which
-options are valid depends on the task and the model name, so its options
-dataclass is looked up in the task's model registry.
+Each section below is a frozen dataclass (a `core.sections.Section`) whose
+fields say everything about themselves in one place: the type and the
+constraints in the annotation (`epochs: Annotated[int, Ge(1)] = 20`, in the
+`annotated-types` vocabulary), the default as the field's default, and the
+meaning in the class docstring's `Attributes:` entry. From these one parser
+(`core.sections.parse_section`) checks every section alike, with one wording:
+an unknown key or value names what was received, lists the valid ones and
+suggests the closest; a broken constraint reads `train.epochs must be >= 1.
+Received: 0.`. A rule relating two fields is code, in the section's `check()`.
+
+The `model` section is the one dynamic part: which options are valid depends
+on the task and the model name, so its options dataclass is looked up in
+`core.model_options`.
 """
 
 from __future__ import annotations
@@ -14,24 +21,40 @@ import codecs
 import dataclasses
 import importlib.resources
 import re
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
 from tasklab.core.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
 from tasklab.core.errors import ConfigError
 from tasklab.core.model_options import MODEL_OPTIONS, default_model
 from tasklab.core.registry import closest_hint
+from tasklab.core.sections import (
+    Distinct,
+    Pattern,
+    Section,
+    Why,
+    check_declared,
+    check_keys,
+    coerce,
+    field_types,
+    parse_section,
+)
 from tasklab.core.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
+
+# A fraction of the examples held out: neither none nor all of them.
+Fraction = Annotated[float, Gt(0), Lt(1)]
+# A count of one or more (epochs, examples, steps, threads).
+Count = Annotated[int, Ge(1)]
 
 
 @dataclasses.dataclass(frozen=True)
-class TokenizerConfig:
+class TokenizerConfig(Section):
     """How texts become token ids (Keras `TextVectorization`, adapted on the train split).
 
     Attributes:
@@ -47,30 +70,19 @@ class TokenizerConfig:
             punctuation) or `none`.
     """
 
+    where: ClassVar[str] = "data.tokenizer"
+
     mode: Literal["word", "char"] = "word"
-    ngrams: int = 1
-    max_tokens: int = 20_000
-    sequence_length: int = 256
+    ngrams: Count = 1
+    max_tokens: Annotated[int, Ge(3), Why("padding, out-of-vocabulary and one token")] = 20_000
+    sequence_length: Count = 256
     standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation", "none"] = (
         "lower_and_strip_punctuation"
     )
 
-    def __post_init__(self):
-        if self.ngrams < 1:
-            raise ConfigError(f"data.tokenizer.ngrams must be >= 1. Received: {self.ngrams}.")
-        if self.max_tokens < 3:
-            raise ConfigError(
-                f"data.tokenizer.max_tokens must be >= 3 (padding, out-of-vocabulary and one "
-                f"token). Received: {self.max_tokens}."
-            )
-        if self.sequence_length < 1:
-            raise ConfigError(
-                f"data.tokenizer.sequence_length must be >= 1. Received: {self.sequence_length}."
-            )
-
 
 @dataclasses.dataclass(frozen=True)
-class AudioConfig:
+class AudioConfig(Section):
     """How audio becomes fixed-length clips (speech tasks).
 
     Attributes:
@@ -80,20 +92,10 @@ class AudioConfig:
             the data notes).
     """
 
-    sample_rate: int = 16_000
-    clip_seconds: float = 1.0
+    where: ClassVar[str] = "data.audio"
 
-    def __post_init__(self):
-        if not 4_000 <= self.sample_rate <= 96_000:
-            raise ConfigError(
-                f"data.audio.sample_rate must be between 4000 and 96000 Hz. "
-                f"Received: {self.sample_rate}."
-            )
-        if not 0.1 <= self.clip_seconds <= 10.0:
-            raise ConfigError(
-                "data.audio.clip_seconds must be between 0.1 and 10. "
-                f"Received: {self.clip_seconds}."
-            )
+    sample_rate: Annotated[int, Ge(4_000), Le(96_000)] = 16_000
+    clip_seconds: Annotated[float, Ge(0.1), Le(10)] = 1.0
 
     @property
     def clip_samples(self) -> int:
@@ -110,7 +112,7 @@ UNKNOWN_WORDS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class SynthesisConfig:
+class SynthesisConfig(Section):
     """How `builtin:spoken_words` is synthesized with espeak-ng (cached on disk by these values).
 
     A speaker is one English accent (an espeak-ng voice such as `gmw/en-US`)
@@ -134,44 +136,32 @@ class SynthesisConfig:
         cache_dir: where clips are cached (default `~/.cache/tasklab/spoken_words`).
     """
 
-    keywords: tuple[str, ...] = KEYWORDS
-    unknown_words: tuple[str, ...] = UNKNOWN_WORDS
+    where: ClassVar[str] = "data.synthesis"
+
+    keywords: Annotated[tuple[str, ...], MinLen(1), Distinct()] = KEYWORDS
+    unknown_words: Annotated[tuple[str, ...], MinLen(1)] = UNKNOWN_WORDS
     accents: tuple[str, ...] | None = None
     variants: tuple[str, ...] | None = None
-    renderings: int = 1
-    speeds: tuple[int, ...] = (120, 150, 180, 210)
-    pitches: tuple[int, ...] = (25, 40, 55, 70)
-    snr_db: tuple[float, ...] = (5.0, 30.0)
+    renderings: Annotated[int, Ge(1)] = 1
+    speeds: Annotated[
+        tuple[Annotated[int, Ge(80), Le(450), Why("words per minute")], ...], MinLen(1)
+    ] = (120, 150, 180, 210)
+    pitches: Annotated[tuple[Annotated[int, Ge(0), Le(99)], ...], MinLen(1)] = (25, 40, 55, 70)
+    snr_db: Annotated[tuple[float, ...], Len(2, 2), Why("[low, high]")] = (5.0, 30.0)
     seed: int = 0
     cache_dir: str | None = None
 
-    def __post_init__(self):
-        if len(self.keywords) < 1 or len(set(self.keywords)) != len(self.keywords):
-            raise ConfigError(
-                f"data.synthesis.keywords must be distinct words. Received: {list(self.keywords)}."
-            )
+    def check(self) -> None:
         clash = sorted(set(self.keywords) & set(self.unknown_words))
-        if clash or not self.unknown_words:
+        if clash:
             raise ConfigError(
-                "data.synthesis.unknown_words must be non-empty and hold no keyword. "
+                "data.synthesis.unknown_words must hold no keyword. "
                 f"Received: {list(self.unknown_words)} (keywords among them: {clash})."
             )
-        if self.renderings < 1:
+        if self.snr_db[0] > self.snr_db[1]:
             raise ConfigError(
-                f"data.synthesis.renderings must be >= 1. Received: {self.renderings}."
-            )
-        if not self.speeds or min(self.speeds) < 80 or max(self.speeds) > 450:
-            raise ConfigError(
-                f"data.synthesis.speeds must be words per minute in [80, 450]. "
-                f"Received: {list(self.speeds)}."
-            )
-        if not self.pitches or min(self.pitches) < 0 or max(self.pitches) > 99:
-            raise ConfigError(
-                f"data.synthesis.pitches must be in [0, 99]. Received: {list(self.pitches)}."
-            )
-        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
-            raise ConfigError(
-                f"data.synthesis.snr_db must be [low, high]. Received: {list(self.snr_db)}."
+                "data.synthesis.snr_db must be [low, high] with low <= high. "
+                f"Received: {list(self.snr_db)}."
             )
 
 
@@ -184,7 +174,7 @@ BACKGROUND_COLORS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageConfig:
+class ImageConfig(Section):
     """How the pixels of image files with transparency become the model's input (`folder:`).
 
     Attributes:
@@ -198,10 +188,12 @@ class ImageConfig:
             with alpha in one channel; another color makes them RGB.
     """
 
+    where: ClassVar[str] = "data.image"
+
     alpha: Literal["composite", "channel"] = "composite"
     background: Any = "white"
 
-    def __post_init__(self):
+    def check(self) -> None:
         if isinstance(self.background, list):
             object.__setattr__(self, "background", tuple(self.background))
         parse_background(self.background)  # A bad color fails here, not at decoding.
@@ -237,7 +229,7 @@ def _is_level(value: Any) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     """Where the data comes from and how it is split.
 
     Attributes:
@@ -267,11 +259,13 @@ class DataConfig:
             bytes that are not in it are an error naming the line, never replaced.
     """
 
+    where: ClassVar[str] = "data"
+
     uri: str
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.2
     skip_corrupt: bool = False
-    max_pixels: int = 40_000_000
+    max_pixels: Count = 40_000_000
     encoding: str = "utf-8"
     tfds_data_dir: str | None = None
     target: str | None = None
@@ -284,7 +278,7 @@ class DataConfig:
     synthesis: SynthesisConfig = SynthesisConfig()
     image: ImageConfig = ImageConfig()
 
-    def __post_init__(self):
+    def check(self) -> None:
         if ":" not in self.uri:
             raise ConfigError(
                 f"data.uri must look like 'SCHEME:NAME_OR_PATH' (e.g. 'builtin:digits', "
@@ -301,8 +295,6 @@ class DataConfig:
                 f"data.uri: Unknown built-in dataset '{rest}'. Known built-in datasets: "
                 f"{sorted(BUILTINS)}.{closest_hint(rest, list(BUILTINS))} See `tasklab datasets`."
             )
-        if self.max_pixels < 1:
-            raise ConfigError(f"data.max_pixels must be >= 1. Received: {self.max_pixels}.")
         try:
             codecs.lookup(self.encoding)
         except LookupError:
@@ -310,10 +302,6 @@ class DataConfig:
                 f"data.encoding: unknown text encoding '{self.encoding}'. Use a Python codec "
                 "name such as utf-8, cp1252 or latin-1."
             ) from None
-        for name in ("val_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"data.{name} must be between 0 and 1. Received: {value}.")
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ConfigError(
                 "data.val_fraction + data.test_fraction must leave at least 10% for training. "
@@ -327,7 +315,7 @@ DATA_SECTION_KINDS = {"tokenizer": "text", "audio": "audio", "synthesis": "audio
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Section):
     """How the model is fitted.
 
     Attributes:
@@ -354,33 +342,23 @@ class TrainConfig:
             null trains until `epochs` or early stopping.
     """
 
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    where: ClassVar[str] = "train"
+
+    epochs: Count = 20
+    batch_size: Count = 64
+    learning_rate: Annotated[float, Gt(0)] = 1e-3
     schedule: Literal["cosine", "constant"] = "cosine"
-    warmup_epochs: float = 1.0
-    weight_decay: float = 1e-4
-    patience: int | None = 5
+    warmup_epochs: Annotated[float, Ge(0)] = 1.0
+    weight_decay: Annotated[float, Ge(0)] = 1e-4
+    patience: Count | None = 5
     deterministic: bool = False
     mixed_precision: bool = False
     jit_compile: bool | None = None
     stop_at: str | None = None
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.stop_at is not None:
             parse_stop_at(self.stop_at)  # A malformed target fails here, not at the first epoch.
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1. Received: {getattr(self, name)}.")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"train.learning_rate must be > 0. Received: {self.learning_rate}.")
-        if self.warmup_epochs < 0 or self.weight_decay < 0:
-            raise ConfigError("train.warmup_epochs and train.weight_decay must be >= 0.")
-        if self.patience is not None and self.patience < 1:
-            raise ConfigError(
-                f"train.patience must be >= 1, or null to disable early stopping. "
-                f"Received: {self.patience}."
-            )
 
     @property
     def target(self) -> StopAt | None:
@@ -437,7 +415,7 @@ def parse_stop_at(text: str) -> StopAt:
 
 
 @dataclasses.dataclass(frozen=True)
-class StrategyConfig:
+class StrategyConfig(Section):
     """Which `tf.distribute` strategy trains the model.
 
     Attributes:
@@ -454,15 +432,22 @@ class StrategyConfig:
         task_index: this process's index in `cluster`.
     """
 
-    name: Literal["auto", "cpu", "mirrored", "multi_worker", "tpu"] = "auto"
-    devices: int | None = None
-    tpu: str | None = None
-    cluster: tuple[str, ...] | None = None
-    task_index: int | None = None
+    where: ClassVar[str] = "strategy"
 
-    def __post_init__(self):
-        if self.devices is not None and self.devices < 1:
-            raise ConfigError(f"strategy.devices must be >= 1. Received: {self.devices}.")
+    name: Literal["auto", "cpu", "mirrored", "multi_worker", "tpu"] = "auto"
+    devices: Count | None = None
+    tpu: str | None = None
+    cluster: (
+        Annotated[
+            tuple[Annotated[str, Pattern(r":[0-9]+$", "host:port")], ...],
+            MinLen(1),
+            Why("every worker's host:port"),
+        ]
+        | None
+    ) = None
+    task_index: Annotated[int, Ge(0)] | None = None
+
+    def check(self) -> None:
         if self.devices is not None and self.name not in ("mirrored", "auto"):
             raise ConfigError(
                 f"strategy.devices applies to the 'mirrored' strategy only. Received "
@@ -484,14 +469,7 @@ class StrategyConfig:
                 "strategy.cluster and strategy.task_index go together: the list of every "
                 "worker's host:port and this process's index in it."
             )
-        if self.cluster is None:
-            return
-        if not self.cluster:
-            raise ConfigError("strategy.cluster is empty: list every worker's host:port.")
-        bad = [a for a in self.cluster if not a.rpartition(":")[2].isdigit()]
-        if bad:
-            raise ConfigError(f"strategy.cluster entries must be host:port. Received: {bad}.")
-        if not 0 <= self.task_index < len(self.cluster):
+        if self.cluster is not None and self.task_index >= len(self.cluster):
             raise ConfigError(
                 f"strategy.task_index must be between 0 and {len(self.cluster) - 1} (the "
                 f"cluster has {len(self.cluster)} workers). Received: {self.task_index}."
@@ -499,7 +477,7 @@ class StrategyConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class CompareConfig:
+class CompareConfig(Section):
     """How the model is compared with the baselines.
 
     Attributes:
@@ -519,31 +497,20 @@ class CompareConfig:
             `train.epochs`, like the run.
     """
 
-    cv_max_rows: int = 10_000
-    repeats: int = 5
-    folds: int = 2
-    alpha: float = 0.05
-    cv_budget: float | None = 2.5
+    where: ClassVar[str] = "compare"
 
-    def __post_init__(self):
-        if self.repeats < 1 or self.folds < 2:
-            raise ConfigError("compare.repeats must be >= 1 and compare.folds >= 2.")
-        if self.repeats * self.folds < 2:
-            raise ConfigError("Cross-validation needs at least 2 folds in all.")
-        if not 0 < self.alpha < 1:
-            raise ConfigError(f"compare.alpha must be between 0 and 1. Received: {self.alpha}.")
-        if self.cv_budget is not None and self.cv_budget <= 0:
-            raise ConfigError(
-                f"compare.cv_budget must be > 0, or null for full refits. Received: "
-                f"{self.cv_budget}."
-            )
+    cv_max_rows: int = 10_000
+    repeats: Count = 5
+    folds: Annotated[int, Ge(2)] = 2
+    alpha: Annotated[float, Gt(0), Lt(1)] = 0.05
+    cv_budget: Annotated[float, Gt(0)] | None = 2.5
 
 
 EXPORT_VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 
 
 @dataclasses.dataclass(frozen=True)
-class GateConfig:
+class GateConfig(Section):
     """The parity gate one exported variant must pass against the Keras model.
 
     Attributes:
@@ -558,23 +525,15 @@ class GateConfig:
             null: not checked.
     """
 
-    min_agreement: float = 0.98
-    max_abs_diff: float | None = None
-    max_metric_drop: float | None = 0.01
+    where: ClassVar[str] = "export.VARIANT"
 
-    def __post_init__(self):
-        if not 0 <= self.min_agreement <= 1:
-            raise ConfigError(
-                f"min_agreement must be between 0 and 1. Received: {self.min_agreement}."
-            )
-        for name in ("max_abs_diff", "max_metric_drop"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ConfigError(f"{name} must be >= 0 (or null). Received: {value}.")
+    min_agreement: Annotated[float, Ge(0), Le(1)] = 0.98
+    max_abs_diff: Annotated[float, Ge(0)] | None = None
+    max_metric_drop: Annotated[float, Ge(0)] | None = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(Section):
     """LiteRT export: which variants, how they are calibrated, checked and timed.
 
     Attributes:
@@ -599,25 +558,20 @@ class ExportConfig:
         int8: gate of the full-integer int8 variant (and of its triage retry).
     """
 
-    variants: tuple[Literal["float32", "float16", "dynamic_int8", "int8"], ...] = EXPORT_VARIANTS
+    where: ClassVar[str] = "export"
+
+    variants: Annotated[
+        tuple[Literal["float32", "float16", "dynamic_int8", "int8"], ...], Distinct()
+    ] = EXPORT_VARIANTS
     allow_flex: bool = False
-    representative_size: int = 300
-    num_threads: int = 1
-    latency_runs: int = 100
-    triage_layers: int = 3
+    representative_size: Count = 300
+    num_threads: Count = 1
+    latency_runs: Count = 100
+    triage_layers: Annotated[int, Ge(0)] = 3
     float32: GateConfig = GateConfig(min_agreement=0.999, max_abs_diff=1e-4, max_metric_drop=None)
     float16: GateConfig = GateConfig(min_agreement=0.99, max_metric_drop=0.005)
     dynamic_int8: GateConfig = GateConfig(min_agreement=0.98, max_metric_drop=0.01)
     int8: GateConfig = GateConfig(min_agreement=0.98, max_metric_drop=0.01)
-
-    def __post_init__(self):
-        if len(set(self.variants)) != len(self.variants):
-            raise ConfigError(f"export.variants lists a variant twice: {list(self.variants)}.")
-        for name in ("representative_size", "num_threads", "latency_runs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"export.{name} must be >= 1. Received: {getattr(self, name)}.")
-        if self.triage_layers < 0:
-            raise ConfigError(f"export.triage_layers must be >= 0. Received: {self.triage_layers}.")
 
     def gate(self, variant: str) -> GateConfig:
         """The gate of a variant (the triage retries of `int8`, `int8_*`, use `int8`'s)."""
@@ -625,7 +579,7 @@ class ExportConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class ExplainConfig:
+class ExplainConfig(Section):
     """Explanations of the trained model (and of the XGBoost baseline), and their checks.
 
     Attributes:
@@ -640,6 +594,8 @@ class ExplainConfig:
             whose attributions miss completeness (`completeness_tolerance`) is
             refined by doubling them, up to `ig_max_steps` (set it equal to
             `ig_steps` for a fixed count).
+        ig_max_steps: the most intervals that refinement doubles up to (at
+            least `ig_steps`).
         smoothgrad_samples: noisy copies SmoothGrad averages.
         smoothgrad_noise: SmoothGrad's noise, as a fraction of the input's range.
         gradcam_layer: the layer Grad-CAM reads (default: the model's last
@@ -659,57 +615,34 @@ class ExplainConfig:
             (output units, e.g. probability), where the algorithm promises it.
     """
 
-    methods: tuple[str, ...] | None = None
-    examples: int | None = None
-    background: int = 100
-    batch_size: int = 64
-    ig_steps: int = 64
-    ig_max_steps: int = 4096
-    smoothgrad_samples: int = 25
-    smoothgrad_noise: float = 0.15
-    gradcam_layer: str | None = None
-    max_randomization_correlation: float = 0.5
-    deletion_steps: int = 20
-    deletion_random_orders: int = 3
-    completeness_tolerance: float = 0.05
-    tree_additivity_tolerance: float = 1e-4
-    keras_additivity_tolerance: float = 0.01
+    where: ClassVar[str] = "explain"
 
-    def __post_init__(self):
-        positive = ("background", "batch_size", "ig_steps", "smoothgrad_samples")
-        positive += ("deletion_steps", "deletion_random_orders")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"explain.{name} must be >= 1. Received: {getattr(self, name)}.")
+    methods: Annotated[tuple[str, ...], Distinct()] | None = None
+    examples: Annotated[int, Ge(2), Why("the checks compare examples")] | None = None
+    background: Count = 100
+    batch_size: Count = 64
+    ig_steps: Count = 64
+    ig_max_steps: Count = 4096
+    smoothgrad_samples: Count = 25
+    smoothgrad_noise: Annotated[float, Gt(0)] = 0.15
+    gradcam_layer: str | None = None
+    max_randomization_correlation: Annotated[float, Ge(-1), Le(1)] = 0.5
+    deletion_steps: Count = 20
+    deletion_random_orders: Count = 3
+    completeness_tolerance: Annotated[float, Gt(0)] = 0.05
+    tree_additivity_tolerance: Annotated[float, Gt(0)] = 1e-4
+    keras_additivity_tolerance: Annotated[float, Gt(0)] = 0.01
+
+    def check(self) -> None:
         if self.ig_max_steps < self.ig_steps:
             raise ConfigError(
                 f"explain.ig_max_steps ({self.ig_max_steps}) must be >= explain.ig_steps "
                 f"({self.ig_steps})."
             )
-        if self.examples is not None and self.examples < 2:
-            raise ConfigError(
-                f"explain.examples must be >= 2 (the checks compare examples). "
-                f"Received: {self.examples}."
-            )
-        if self.methods is not None and len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"explain.methods lists a method twice: {list(self.methods)}.")
-        if not -1.0 <= self.max_randomization_correlation <= 1.0:
-            raise ConfigError(
-                "explain.max_randomization_correlation must be between -1 and 1. "
-                f"Received: {self.max_randomization_correlation}."
-            )
-        for name in (
-            "smoothgrad_noise",
-            "completeness_tolerance",
-            "tree_additivity_tolerance",
-            "keras_additivity_tolerance",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"explain.{name} must be > 0. Received: {getattr(self, name)}.")
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Section):
     """Which model the task builds, and its options.
 
     In YAML the options sit beside `name` (`model: {name: small_cnn, dropout: 0.2}`);
@@ -721,12 +654,14 @@ class ModelConfig:
         options: the model's options dataclass, defaults filled in.
     """
 
+    where: ClassVar[str] = "model"
+
     name: str
     options: Any
 
 
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Section):
     """One experiment: a task on a dataset, trained under a strategy.
 
     Attributes:
@@ -744,7 +679,11 @@ class RunConfig:
         explain: the explanations and their sanity checks.
     """
 
-    name: str
+    name: Annotated[
+        str,
+        Pattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "letters, digits, '_', '.' or '-'"),
+        Why("it names the run directory"),
+    ]
     task: str
     data: DataConfig
     model: ModelConfig
@@ -765,7 +704,6 @@ _SECTIONS = {
     "export": ExportConfig,
     "explain": ExplainConfig,
 }
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
@@ -868,23 +806,20 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
     Returns:
         The validated, frozen config with every default filled in.
     """
-    _check_keys(raw, [f.name for f in dataclasses.fields(RunConfig)], where="")
+    check_keys(raw, [f.name for f in dataclasses.fields(RunConfig)], where="")
     for required in ("name", "task", "data"):
         if required not in raw:
             raise ConfigError(f"The config needs a top-level '{required}'.")
-    name = _coerce(raw["name"], str, "name")
-    if not _NAME_PATTERN.match(name):
-        raise ConfigError(
-            "name must be letters, digits, '_', '.' or '-' (it names the run directory). "
-            f"Received: '{name}'."
-        )
-    task_name = _coerce(raw["task"], str, "task")
+    hints = field_types(RunConfig)
+    name = coerce(raw["name"], str, "name")
+    check_declared(name, hints["name"], "name")
+    task_name = coerce(raw["task"], str, "task")
     sections = {key: parse_section(cls, raw.get(key, {}), key) for key, cls in _SECTIONS.items()}
     return RunConfig(
         name=name,
         task=task_name,
         model=parse_model_config(task_name, raw.get("model") or {}),
-        seed=_coerce(raw.get("seed", 0), int, "seed"),
+        seed=coerce(raw.get("seed", 0), int, "seed"),
         baselines=parse_baselines(raw.get("baselines")),
         **sections,
     )
@@ -892,7 +827,7 @@ def parse_config(raw: Mapping[str, Any]) -> RunConfig:
 
 def parse_baselines(raw: Any) -> tuple[str, ...] | None:
     """Validates the `baselines` list against the known baselines (None: the task's)."""
-    names = _coerce(raw, tuple[str, ...] | None, "baselines")
+    names = coerce(raw, tuple[str, ...] | None, "baselines")
     known = list(BASELINE_NAMES)
     for name in names or ():
         if name not in known:
@@ -922,7 +857,7 @@ def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"model must be a mapping. Received: {raw!r}.")
     options = dict(raw)
-    model_name = _coerce(options.pop("name", default_model(task_name)), str, "model.name")
+    model_name = coerce(options.pop("name", default_model(task_name)), str, "model.name")
     models = MODEL_OPTIONS[task_name]
     if model_name not in models:
         raise ConfigError(
@@ -930,56 +865,6 @@ def parse_model_config(task_name: str, raw: Mapping[str, Any]) -> ModelConfig:
             f"{sorted(models)}." + closest_hint(model_name, list(models))
         )
     return ModelConfig(name=model_name, options=parse_section(models[model_name], options, "model"))
-
-
-def parse_section(cls: type, raw: Any, where: str) -> Any:
-    """Builds the dataclass `cls` from a mapping, checking keys and types.
-
-    Args:
-        cls: a dataclass type whose annotations give each field's type.
-        raw: the mapping to read.
-        where: the dotted location, for error messages.
-
-    Returns:
-        An instance of `cls`.
-    """
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"'{where}' must be a mapping. Received: {raw!r}.")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    _check_keys(raw, list(fields), where)
-    hints = typing.get_type_hints(cls)
-    values = {
-        key: _coerce(_onto_default(fields[key], value), hints[key], f"{where}.{key}")
-        for key, value in raw.items()
-    }
-    missing = [
-        name
-        for name, f in fields.items()
-        if name not in values
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise ConfigError(f"'{where}' needs the key(s) {missing}.")
-    try:
-        return cls(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: {error}") from None
-
-
-def _onto_default(field: dataclasses.Field, value: Any) -> Any:
-    """A partial mapping for a nested section fills in that field's own defaults.
-
-    `export.float32: {min_agreement: 0.99}` keeps float32's default
-    `max_abs_diff`, not the generic default of the section's class.
-    """
-    if dataclasses.is_dataclass(field.default) and isinstance(value, Mapping):
-        return {**config_to_dict(field.default), **value}
-    return value
 
 
 def config_to_dict(config: Any) -> Any:
@@ -1005,73 +890,6 @@ def config_to_dict(config: Any) -> Any:
 def dump_config(config: RunConfig) -> str:
     """Returns the fully resolved config as YAML (every default written out)."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
-
-
-def _check_keys(raw: Mapping[str, Any], valid: list[str], where: str) -> None:
-    for key in raw:
-        if key not in valid:
-            location = f"{where}.{key}" if where else str(key)
-            raise ConfigError(
-                f"Unknown config key '{location}'. Valid keys{' in ' + where if where else ''}: "
-                f"{sorted(valid)}." + closest_hint(str(key), valid)
-            )
-
-
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-
-
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Checks `value` against a type annotation and returns it converted."""
-    origin = typing.get_origin(annotation)
-    if dataclasses.is_dataclass(annotation):
-        return parse_section(annotation, value, where)
-    if origin is Literal:
-        choices = list(typing.get_args(annotation))
-        if value not in choices:
-            raise ConfigError(
-                f"The '{where}' option must be one of {choices}. Received: {value!r}."
-                + closest_hint(str(value), [str(c) for c in choices])
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(value, args[0], where)
-    if origin is dict:
-        value_type = typing.get_args(annotation)[1]
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"'{where}' must be a mapping. Received: {value!r}.")
-        return {str(k): _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
-    if origin is tuple:
-        item_type = typing.get_args(annotation)[0]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"'{where}' must be a list. Received: {value!r}.")
-        return tuple(_coerce(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
-    if annotation is Any:
-        return value
-    if annotation is float and isinstance(value, str):
-        # PyYAML reads `1e-9` (no dot) as a string, a common trap for thresholds.
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    ok = (
-        isinstance(value, bool)
-        if annotation is bool
-        else isinstance(value, int | float) and not isinstance(value, bool)
-        if annotation is float
-        else isinstance(value, annotation) and not isinstance(value, bool)
-    )
-    if not ok:
-        hint = ""
-        if annotation is str and isinstance(value, bool):
-            hint = ' YAML reads unquoted yes/no/on/off as true/false: quote the word, e.g. "yes".'
-        raise ConfigError(
-            f"'{where}' must be {_TYPE_WORDS.get(annotation, annotation.__name__)}. "
-            f"Received: {value!r} ({type(value).__name__}).{hint}"
-        )
-    return float(value) if annotation is float else value
 
 
 def _deep_copy(raw: Any) -> Any:

@@ -3,22 +3,29 @@
 `core.config` validates a config's `model` section against these
 dataclasses (`MODEL_OPTIONS`), so a config error answers in a moment; each
 task module registers its model builders with the same classes, and a test
-keeps the two in step.
+keeps the two in step. Each option declares its constraints in its annotation
+(see `core.sections`); `check()` holds the rules that relate two options.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
 from tasklab.core.errors import ConfigError
+from tasklab.core.sections import Section, Why
+
+# A dropout rate: 1 would drop everything.
+Dropout = Annotated[float, Ge(0), Lt(1)]
 
 # image_classification
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageModelOptions:
+class ImageModelOptions(Section):
     """Options every image model takes.
 
     Attributes:
@@ -31,20 +38,15 @@ class ImageModelOptions:
         dropout: dropout rate before the classifier.
     """
 
+    where: ClassVar[str] = "model"
     min_size: ClassVar[int] = 8
 
-    image_size: tuple[int, int] | None = None
+    image_size: (
+        Annotated[tuple[Annotated[int, Ge(1)], ...], Len(2, 2), Why("[height, width]")] | None
+    ) = None
     augment: bool = True
     flip: bool = False
-    dropout: float = 0.2
-
-    def __post_init__(self):
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
-            raise ConfigError(
-                f"model.image_size must be [height, width]. Received: {self.image_size}."
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+    dropout: Dropout = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +57,7 @@ class SmallCNNOptions(ImageModelOptions):
         filters: filters of the first block; each further block doubles them.
     """
 
-    filters: int = 32
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1:
-            raise ConfigError(f"model.filters must be >= 1. Received: {self.filters}.")
+    filters: Annotated[int, Ge(1)] = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +77,8 @@ class MobileNetV3SmallOptions(ImageModelOptions):
     alpha: float = 1.0
     minimalistic: bool = False
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self) -> None:
+        # Not a range: whether the file exists is known only here, not declarable.
         if self.weights is not None and not Path(self.weights).expanduser().is_file():
             raise ConfigError(
                 f"model.weights must be null or the path of a local weights file (nothing is "
@@ -93,7 +90,7 @@ class MobileNetV3SmallOptions(ImageModelOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class MLPOptions:
+class MLPOptions(Section):
     """Options of the tabular MLP.
 
     Attributes:
@@ -101,23 +98,17 @@ class MLPOptions:
         dropout: dropout after each hidden layer (weight decay is `train.weight_decay`).
     """
 
-    hidden: tuple[int, ...] = (128, 64)
-    dropout: float = 0.1
+    where: ClassVar[str] = "model"
 
-    def __post_init__(self):
-        if not self.hidden or min(self.hidden) < 1:
-            raise ConfigError(
-                f"model.hidden must list positive layer sizes. Received: {self.hidden}."
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+    hidden: Annotated[tuple[Annotated[int, Ge(1)], ...], MinLen(1)] = (128, 64)
+    dropout: Dropout = 0.1
 
 
 # keyword_spotting
 
 
 @dataclasses.dataclass(frozen=True)
-class KeywordModelOptions:
+class KeywordModelOptions(Section):
     """Options every keyword model takes: its log-mel front end, augmentation and head.
 
     Attributes:
@@ -132,52 +123,37 @@ class KeywordModelOptions:
         dropout: dropout rate before the classifier.
     """
 
-    mel_bins: int = 40
-    window_ms: float = 30.0
-    stride_ms: float = 20.0
+    where: ClassVar[str] = "model"
+
+    mel_bins: Annotated[int, Ge(8)] = 40
+    window_ms: Annotated[float, Gt(0)] = 30.0
+    stride_ms: Annotated[float, Gt(0)] = 20.0
     max_freq: float | None = None
     spec_augment: bool = True
-    time_shift_ms: float = 100.0
-    noise_probability: float = 0.8
-    noise_snr_db: tuple[float, ...] = (0.0, 30.0)
-    dropout: float = 0.2
+    time_shift_ms: Annotated[float, Ge(0)] = 100.0
+    noise_probability: Annotated[float, Ge(0), Le(1)] = 0.8
+    noise_snr_db: Annotated[tuple[float, ...], Len(2, 2), Why("[low, high]")] = (0.0, 30.0)
+    dropout: Dropout = 0.2
 
-    def __post_init__(self):
-        if self.mel_bins < 8:
-            raise ConfigError(f"model.mel_bins must be >= 8. Received: {self.mel_bins}.")
-        if not 0 < self.stride_ms <= self.window_ms:
+    def check(self) -> None:
+        if self.stride_ms > self.window_ms:
             raise ConfigError(
                 f"model.stride_ms must be in (0, window_ms]. Received: {self.stride_ms} "
                 f"(window_ms {self.window_ms})."
             )
-        if not 0.0 <= self.noise_probability <= 1.0:
+        if self.noise_snr_db[0] > self.noise_snr_db[1]:
             raise ConfigError(
-                f"model.noise_probability must be in [0, 1]. Received: {self.noise_probability}."
+                "model.noise_snr_db must be [low, high] with low <= high. "
+                f"Received: {list(self.noise_snr_db)}."
             )
-        if len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]:
-            raise ConfigError(
-                f"model.noise_snr_db must be [low, high]. Received: {list(self.noise_snr_db)}."
-            )
-        if self.time_shift_ms < 0:
-            raise ConfigError(f"model.time_shift_ms must be >= 0. Received: {self.time_shift_ms}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
 
 
 @dataclasses.dataclass(frozen=True)
 class ConvStackOptions(KeywordModelOptions):
     """Options of a classifier made of `blocks` convolution blocks of `filters` channels."""
 
-    filters: int = 16
-    blocks: int = 3
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1 or self.blocks < 1:
-            raise ConfigError(
-                f"model.filters and model.blocks must be >= 1. Received: {self.filters}, "
-                f"{self.blocks}."
-            )
+    filters: Annotated[int, Ge(1)] = 16
+    blocks: Annotated[int, Ge(1)] = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,8 +165,8 @@ class DSCNNOptions(ConvStackOptions):
         blocks: depthwise-separable blocks after the first convolution.
     """
 
-    filters: int = 64
-    blocks: int = 4
+    filters: Annotated[int, Ge(1)] = 64
+    blocks: Annotated[int, Ge(1)] = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +183,7 @@ class AudioCNNOptions(ConvStackOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class TextModelOptions:
+class TextModelOptions(Section):
     """Options every text model takes.
 
     Attributes:
@@ -215,14 +191,10 @@ class TextModelOptions:
         dropout: dropout rate before the classifier.
     """
 
-    embedding_dim: int = 64
-    dropout: float = 0.2
+    where: ClassVar[str] = "model"
 
-    def __post_init__(self):
-        if self.embedding_dim < 1:
-            raise ConfigError(f"model.embedding_dim must be >= 1. Received: {self.embedding_dim}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1). Received: {self.dropout}.")
+    embedding_dim: Annotated[int, Ge(1)] = 64
+    dropout: Dropout = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,16 +206,8 @@ class CNNOptions(TextModelOptions):
         kernel_sizes: one parallel convolution per width (in tokens), max-pooled over the text.
     """
 
-    filters: int = 128
-    kernel_sizes: tuple[int, ...] = (3, 5)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.filters < 1 or not self.kernel_sizes or min(self.kernel_sizes) < 1:
-            raise ConfigError(
-                "model.filters must be >= 1 and model.kernel_sizes a list of positive widths. "
-                f"Received: filters={self.filters}, kernel_sizes={list(self.kernel_sizes)}."
-            )
+    filters: Annotated[int, Ge(1)] = 128
+    kernel_sizes: Annotated[tuple[Annotated[int, Ge(1)], ...], MinLen(1)] = (3, 5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,16 +221,8 @@ class BiGRUOptions(TextModelOptions):
             this bounds the size of the graph.
     """
 
-    units: int = 64
-    max_steps: int = 128
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.units < 1 or self.max_steps < 1:
-            raise ConfigError(
-                f"model.units and model.max_steps must be >= 1. Received: units={self.units}, "
-                f"max_steps={self.max_steps}."
-            )
+    units: Annotated[int, Ge(1)] = 64
+    max_steps: Annotated[int, Ge(1)] = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,14 +235,11 @@ class TransformerOptions(TextModelOptions):
         ff_dim: hidden units of each block's MLP.
     """
 
-    blocks: int = 2
-    heads: int = 4
-    ff_dim: int = 128
+    blocks: Annotated[int, Ge(1)] = 2
+    heads: Annotated[int, Ge(1)] = 4
+    ff_dim: Annotated[int, Ge(1)] = 128
 
-    def __post_init__(self):
-        super().__post_init__()
-        if min(self.blocks, self.heads, self.ff_dim) < 1:
-            raise ConfigError("model.blocks, model.heads and model.ff_dim must be >= 1.")
+    def check(self) -> None:
         if self.embedding_dim % self.heads:
             raise ConfigError(
                 f"model.embedding_dim ({self.embedding_dim}) must be a multiple of model.heads "

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pytest
 import yaml
 
+from tasklab.core import config, model_options, sections
 from tasklab.core.config import (
     ConfigError,
+    ExplainConfig,
+    GateConfig,
+    StrategyConfig,
+    SynthesisConfig,
+    TrainConfig,
     apply_overrides,
     config_to_dict,
     dump_config,
@@ -14,6 +21,8 @@ from tasklab.core.config import (
     parse_config,
     parse_stop_at,
 )
+from tasklab.core.model_options import MLPOptions
+from tasklab.core.sections import Section
 from tests.conftest import REPO
 
 MINIMAL = {"name": "demo", "task": "image_classification", "data": {"uri": "builtin:digits"}}
@@ -99,7 +108,7 @@ def test_overrides_are_parsed_as_yaml():
         ({"strategy": {"name": "multi_worker", "cluster": ["a:1"]}}, "go together"),
         (
             {"strategy": {"name": "multi_worker", "cluster": ["a:1", "b"], "task_index": 0}},
-            r"must be host:port. Received: \['b'\]",
+            r"strategy.cluster\[1\] must be host:port. Received: 'b'\.",
         ),
         (
             {"strategy": {"name": "multi_worker", "cluster": ["a:1", "b:1"], "task_index": 2}},
@@ -114,7 +123,7 @@ def test_overrides_are_parsed_as_yaml():
         ({"model": {"filter": 8}}, "Unknown config key 'model.filter'.*Did you mean 'filters'"),
         ({"model": {"name": "mobilenet_v3_small", "weights": "imagenet"}}, "nothing is downloaded"),
         ({"data": {"uri": "digits"}}, "must look like 'SCHEME:NAME_OR_PATH'"),
-        ({"data": {"uri": "builtin:digits", "test_fraction": 1.5}}, "between 0 and 1"),
+        ({"data": {"uri": "builtin:digits", "test_fraction": 1.5}}, r"> 0 and < 1. Received: 1.5"),
         ({"data": "builtin:digits"}, "'data' must be a mapping"),
         ({"name": "my run!"}, "name must be letters"),
         ({"seed": "1"}, "'seed' must be an integer"),
@@ -123,13 +132,16 @@ def test_overrides_are_parsed_as_yaml():
             r"'export.variants\[0\]' option must be one of \['float32', 'float16', "
             r"'dynamic_int8', 'int8'\]. Received: 'int4'",
         ),
-        ({"export": {"variants": ["int8", "int8"]}}, "lists a variant twice"),
+        (
+            {"export": {"variants": ["int8", "int8"]}},
+            r"export.variants must list each value once. Received: \['int8', 'int8'\]",
+        ),
         ({"export": {"int8": {"min_agreement": 1.5}}}, "min_agreement must be between 0 and 1"),
         ({"export": {"float32": {"max_abs_diff": -1}}}, "max_abs_diff must be >= 0"),
         ({"export": {"int8": {"agreement": 0.9}}}, "Did you mean 'min_agreement'"),
         ({"export": {"representative_size": 0}}, "export.representative_size must be >= 1"),
         ({"explain": {"examples": 1}}, "explain.examples must be >= 2"),
-        ({"explain": {"methods": ["gradient", "gradient"]}}, "lists a method twice"),
+        ({"explain": {"methods": ["gradient", "gradient"]}}, "methods must list each value once"),
         ({"explain": {"ig_steps": 128, "ig_max_steps": 64}}, "ig_max_steps .64. must be >="),
         ({"explain": {"max_randomization_correlation": 2}}, "between -1 and 1"),
         ({"explain": {"deletion_steps": 0}}, "explain.deletion_steps must be >= 1"),
@@ -198,3 +210,35 @@ def test_stop_at_reads_both_directions():
     # From the command line the value stays a string (the first '=' splits the key).
     config = parse_config(apply_overrides(MINIMAL, ["train.stop_at=val_loss<=0.2"]))
     assert parse_stop_at(config.train.stop_at) == ("val_loss", "<=", 0.2)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: TrainConfig(epochs=0), r"^train.epochs must be >= 1. Received: 0.$"),
+        (
+            lambda: GateConfig(min_agreement=1.5),
+            r"min_agreement must be between 0 and 1. Received: 1.5.$",
+        ),
+        (lambda: ExplainConfig(examples=1), r"explain.examples must be >= 2 \(the checks"),
+        (lambda: MLPOptions(hidden=()), r"model.hidden must hold at least 1 item"),
+        (lambda: MLPOptions(hidden=(8, 0)), r"model.hidden\[1\] must be >= 1. Received: 0."),
+        (lambda: SynthesisConfig(snr_db=(30.0, 5.0)), r"snr_db must be \[low, high\]"),
+        (lambda: StrategyConfig(name="multi_worker", cluster=("a:1",), task_index=1), "between"),
+    ],
+)
+def test_sections_made_in_code_check_the_same_constraints(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+def test_a_field_constraint_is_declared_not_coded():
+    """Only the shared base has a `__post_init__`: a section states its single-field rules in
+    its annotations, and its `check()` holds the rules relating fields."""
+    for module in (config, model_options):
+        source = inspect.getsource(module)
+        assert "__post_init__" not in source, module.__name__
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__:
+                assert issubclass(cls, Section), cls
+    assert inspect.getsource(sections).count("def __post_init__") == 1
