@@ -12,7 +12,8 @@ Received: 0.`. A rule relating two fields is code, in the section's `check()`.
 
 The `model` section is the one dynamic part: which options are valid depends
 on the task and the model name, so its options dataclass is looked up in
-`core.model_options`.
+`core.model_options`. Settings of one data source live with that source's
+options (`core.source_options`: `data.synthesis` of `builtin:spoken_words`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
+from annotated_types import Ge, Gt, Le, Lt, MinLen
 
 from tasklab.core.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
 from tasklab.core.errors import ConfigError
@@ -45,6 +46,7 @@ from tasklab.core.sections import (
     field_types,
     parse_section,
 )
+from tasklab.core.source_options import SpokenWordsOptions
 from tasklab.core.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
 
 # A fraction of the examples held out: neither none nor all of them.
@@ -101,68 +103,6 @@ class AudioConfig(Section):
     def clip_samples(self) -> int:
         """Samples per clip."""
         return round(self.sample_rate * self.clip_seconds)
-
-
-KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-# The Speech Commands dataset's auxiliary words: the "unknown" class speaks them.
-UNKNOWN_WORDS = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
-)  # fmt: skip
-
-
-@dataclasses.dataclass(frozen=True)
-class SynthesisConfig(Section):
-    """How `builtin:spoken_words` is synthesized with espeak-ng (cached on disk by these values).
-
-    A speaker is one English accent (an espeak-ng voice such as `gmw/en-US`)
-    spoken with one voice variant (`Alicia`, `m3`, ... or none): the variant
-    sets the pitch, formants and timbre. Splits are by variant, so the test
-    set's variants are never heard in training, in any accent.
-
-    Attributes:
-        keywords: the keyword classes.
-        unknown_words: words the `unknown` class speaks.
-        accents: espeak-ng English voices to use (default: every installed
-            one that synthesizes; MBROLA voices need the `mbrola` program).
-        variants: espeak-ng voice variants (default: all installed, plus none).
-        renderings: clips per class and speaker, each at a speed and pitch
-            drawn from `speeds` and `pitches`.
-        speeds: speaking rates to draw from (words per minute).
-        pitches: pitches to draw from (espeak-ng's 0..99).
-        snr_db: `[low, high]` signal-to-noise ratio of the background noise
-            mixed into every spoken clip (dB, drawn uniformly).
-        seed: seeds the draws (speeds, pitches, placement, noise).
-        cache_dir: where clips are cached (default `~/.cache/tasklab/spoken_words`).
-    """
-
-    where: ClassVar[str] = "data.synthesis"
-
-    keywords: Annotated[tuple[str, ...], MinLen(1), Distinct()] = KEYWORDS
-    unknown_words: Annotated[tuple[str, ...], MinLen(1)] = UNKNOWN_WORDS
-    accents: tuple[str, ...] | None = None
-    variants: tuple[str, ...] | None = None
-    renderings: Annotated[int, Ge(1)] = 1
-    speeds: Annotated[
-        tuple[Annotated[int, Ge(80), Le(450), Why("words per minute")], ...], MinLen(1)
-    ] = (120, 150, 180, 210)
-    pitches: Annotated[tuple[Annotated[int, Ge(0), Le(99)], ...], MinLen(1)] = (25, 40, 55, 70)
-    snr_db: Annotated[tuple[float, ...], Len(2, 2), Why("[low, high]")] = (5.0, 30.0)
-    seed: int = 0
-    cache_dir: str | None = None
-
-    def check(self) -> None:
-        clash = sorted(set(self.keywords) & set(self.unknown_words))
-        if clash:
-            raise ConfigError(
-                "data.synthesis.unknown_words must hold no keyword. "
-                f"Received: {list(self.unknown_words)} (keywords among them: {clash})."
-            )
-        if self.snr_db[0] > self.snr_db[1]:
-            raise ConfigError(
-                "data.synthesis.snr_db must be [low, high] with low <= high. "
-                f"Received: {list(self.snr_db)}."
-            )
 
 
 BACKGROUND_COLORS = {
@@ -250,7 +190,8 @@ class DataConfig(Section):
             kind `numeric`, `categorical` or `boolean` (default: inferred).
         tokenizer: how texts become token ids (text tasks only).
         audio: how audio becomes clips (speech tasks only).
-        synthesis: how `builtin:spoken_words` is synthesized.
+        synthesis: how `builtin:spoken_words` is synthesized (its own
+            options, `core.source_options`).
         image: how image files with transparency become pixels (`folder:` images).
         max_pixels: an image file whose header declares more pixels (width x
             height) is refused before it is decoded (a "decompression bomb" of a
@@ -275,7 +216,7 @@ class DataConfig(Section):
     )
     tokenizer: TokenizerConfig = TokenizerConfig()
     audio: AudioConfig = AudioConfig()
-    synthesis: SynthesisConfig = SynthesisConfig()
+    synthesis: SpokenWordsOptions = SpokenWordsOptions()  # noqa: RUF009 (frozen, as the others)
     image: ImageConfig = ImageConfig()
 
     def check(self) -> None:

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from tasklab.core import io
-from tasklab.core.config import DataConfig, SynthesisConfig
+from tasklab.core.config import DataConfig
+from tasklab.core.source_options import SpokenWordsOptions
 from tasklab.data.audio import (
     NOISE_COLORS,
     audio_spec,
@@ -177,7 +178,7 @@ def silence_clip(rng: np.random.Generator, clip_samples: int) -> np.ndarray:
 def speaker_clips(
     speaker: Speaker,
     class_names: tuple[str, ...],
-    synthesis: SynthesisConfig,
+    synthesis: SpokenWordsOptions,
     sample_rate: int,
     clip_samples: int,
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
@@ -207,7 +208,7 @@ def speaker_clips(
     return clips, entries
 
 
-def resolve_speakers(synthesis: SynthesisConfig) -> list[Speaker]:
+def resolve_speakers(synthesis: SpokenWordsOptions) -> list[Speaker]:
     """Every (accent, variant) pair to synthesize, checking configured names exist.
 
     Raises:
@@ -234,7 +235,7 @@ def resolve_speakers(synthesis: SynthesisConfig) -> list[Speaker]:
 
 
 def cache_key(
-    synthesis: SynthesisConfig,
+    synthesis: SpokenWordsOptions,
     speakers: list[Speaker],
     sample_rate: int,
     clip_samples: int,
@@ -259,7 +260,7 @@ def cache_key(
 def generate(
     speakers: list[Speaker],
     class_names: tuple[str, ...],
-    synthesis: SynthesisConfig,
+    synthesis: SpokenWordsOptions,
     sample_rate: int,
     clip_samples: int,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:

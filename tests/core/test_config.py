@@ -6,13 +6,12 @@ import inspect
 import pytest
 import yaml
 
-from tasklab.core import config, model_options, sections
+from tasklab.core import config, model_options, sections, source_options
 from tasklab.core.config import (
     ConfigError,
     ExplainConfig,
     GateConfig,
     StrategyConfig,
-    SynthesisConfig,
     TrainConfig,
     apply_overrides,
     config_to_dict,
@@ -23,6 +22,7 @@ from tasklab.core.config import (
 )
 from tasklab.core.model_options import MLPOptions
 from tasklab.core.sections import Section
+from tasklab.core.source_options import SpokenWordsOptions
 from tests.conftest import REPO
 
 MINIMAL = {"name": "demo", "task": "image_classification", "data": {"uri": "builtin:digits"}}
@@ -223,7 +223,7 @@ def test_stop_at_reads_both_directions():
         (lambda: ExplainConfig(examples=1), r"explain.examples must be >= 2 \(the checks"),
         (lambda: MLPOptions(hidden=()), r"model.hidden must hold at least 1 item"),
         (lambda: MLPOptions(hidden=(8, 0)), r"model.hidden\[1\] must be >= 1. Received: 0."),
-        (lambda: SynthesisConfig(snr_db=(30.0, 5.0)), r"snr_db must be \[low, high\]"),
+        (lambda: SpokenWordsOptions(snr_db=(30.0, 5.0)), r"snr_db must be \[low, high\]"),
         (lambda: StrategyConfig(name="multi_worker", cluster=("a:1",), task_index=1), "between"),
     ],
 )
@@ -235,7 +235,7 @@ def test_sections_made_in_code_check_the_same_constraints(make, message):
 def test_a_field_constraint_is_declared_not_coded():
     """Only the shared base has a `__post_init__`: a section states its single-field rules in
     its annotations, and its `check()` holds the rules relating fields."""
-    for module in (config, model_options):
+    for module in (config, model_options, source_options):
         source = inspect.getsource(module)
         assert "__post_init__" not in source, module.__name__
         for _, cls in inspect.getmembers(module, inspect.isclass):

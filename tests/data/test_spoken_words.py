@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasklab.core.config import ConfigError, DataConfig, SynthesisConfig
+from tasklab.core.config import ConfigError, DataConfig
+from tasklab.core.source_options import SpokenWordsOptions
 from tasklab.data import DataError, load_dataset, spoken_words
 
 ACCENTS = ("gmw/en-US", "gmw/en-GB-x-rp")
@@ -13,7 +14,7 @@ VARIANTS = ("none", "f2", "m3", "Alicia")
 
 
 def small_config(cache_dir, **changes) -> DataConfig:
-    synthesis = SynthesisConfig(
+    synthesis = SpokenWordsOptions(
         keywords=("yes", "no"),
         unknown_words=("cat", "dog"),
         accents=ACCENTS,
@@ -94,7 +95,7 @@ def test_an_accent_espeak_cannot_speak_is_named_with_the_installed_ones(tmp_path
     config = small_config(tmp_path)
     bad = DataConfig(
         uri=config.uri,
-        synthesis=SynthesisConfig(accents=("gmw/en-XX",), cache_dir=str(tmp_path)),
+        synthesis=SpokenWordsOptions(accents=("gmw/en-XX",), cache_dir=str(tmp_path)),
     )
     with pytest.raises(DataError, match=r"gmw/en-XX.*Installed: \[.*gmw/en-US"):
         load_dataset(bad, seed=0, kind="audio")
@@ -103,7 +104,7 @@ def test_an_accent_espeak_cannot_speak_is_named_with_the_installed_ones(tmp_path
 def test_an_unknown_variant_is_named(tmp_path):
     bad = DataConfig(
         uri="builtin:spoken_words",
-        synthesis=SynthesisConfig(
+        synthesis=SpokenWordsOptions(
             accents=ACCENTS, variants=("none", "Nobody"), cache_dir=str(tmp_path)
         ),
     )
@@ -120,7 +121,7 @@ def test_missing_espeak_says_how_to_install_it(tmp_path, monkeypatch):
 
 def test_a_keyword_among_the_unknown_words_is_a_config_error():
     with pytest.raises(ConfigError, match=r"keywords among them: \['yes'\]"):
-        SynthesisConfig(keywords=("yes", "no"), unknown_words=("yes", "cat"))
+        SpokenWordsOptions(keywords=("yes", "no"), unknown_words=("yes", "cat"))
 
 
 def test_stream_wav_parsing_ignores_the_unset_sizes():
