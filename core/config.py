@@ -9,6 +9,8 @@ meaning in the class docstring's `Attributes:` entry. From these one parser
 an unknown key or value names what was received, lists the valid ones and
 suggests the closest; a broken constraint reads `train.epochs must be >= 1.
 Received: 0.`. A rule relating two fields is code, in the section's `check()`.
+`core.config_schema` writes the JSON Schema of the config from the same
+declarations (`tasklab schema`), for editors.
 
 The `model` section is the one dynamic part: which options are valid depends
 on the task and the model name, so its options dataclass is looked up in

@@ -1,4 +1,5 @@
-"""The `tasklab` command line: `run`, `launch`, `explain`, `export`, `report` and `datasets`.
+"""The `tasklab` command line: `run`, `launch`, `explain`, `export`, `report`, `datasets` and
+`schema`.
 
 Errors a user can fix (config, data, strategy, a model that needs Flex ops, a
 diverged loss, an artifact that cannot be written) print one `error:` line and
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import logging
 import os
 import sys
@@ -135,6 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
         "datasets",
         help="list the built-in datasets",
         description="List the offline built-in datasets (data.uri: builtin:NAME), a line each.",
+    )
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the YAML config, for editors",
+        description="Print the JSON Schema (draft 2020-12) of tasklab's YAML config, or write "
+        "it to FILE: an editor that knows it validates a config as it is typed and completes "
+        "its keys and values, with their descriptions and defaults. With the YAML language "
+        "server (VS Code's YAML extension, ...), start a config with the line "
+        "`# yaml-language-server: $schema=FILE`.",
+    )
+    schema.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the schema to FILE (atomically) and print its path, instead of printing "
+        "the schema",
     )
 
     report = commands.add_parser(
@@ -289,6 +308,18 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from tasklab.core import io
+    from tasklab.core.config_schema import config_schema  # No TensorFlow: the config only.
+
+    schema = config_schema()
+    if args.output is None:
+        print(json.dumps(schema, indent=2))
+    else:
+        print(io.write_json(args.output, schema))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from tasklab.pipelines.report import write_report
 
@@ -302,6 +333,7 @@ _COMMANDS = {
     "explain": _explain,
     "export": _export,
     "datasets": _datasets,
+    "schema": _schema,
     "report": _report,
 }
 

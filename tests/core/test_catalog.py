@@ -54,6 +54,7 @@ def test_unknown_schemes_and_builtins_fail_in_the_config(uri, message):
         ["--help"],
         ["--version"],
         ["datasets"],
+        ["schema"],
         ["run", "digits", "--set", "train.epochs=zero"],
         ["run", "digits", "--set", "model.name=small_cn"],
         ["run", "digits", "--set", "baselines=[xgbost]"],
@@ -61,8 +62,8 @@ def test_unknown_schemes_and_builtins_fail_in_the_config(uri, message):
     ],
 )
 def test_commands_that_need_no_tensorflow_do_not_import_it(argv, tmp_path):
-    """`--help`, `--version`, `datasets` and config errors answer without TensorFlow (which
-    takes ~10 s to import on two cores)."""
+    """`--help`, `--version`, `datasets`, `schema` and config errors answer without TensorFlow
+    (which takes ~10 s to import on two cores)."""
     script = (
         "import sys\n"
         "from tasklab.pipelines.cli import main\n"
@@ -78,7 +79,7 @@ def test_commands_that_need_no_tensorflow_do_not_import_it(argv, tmp_path):
     )
     assert "HEAVY [] STATUS" in done.stdout, done.stdout + done.stderr
     status = int(done.stdout.split("STATUS")[-1])
-    assert status == (0 if argv[0] in ("--help", "--version", "datasets") else 2)
+    assert status == (0 if argv[0] in ("--help", "--version", "datasets", "schema") else 2)
     if status == 2:
         assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -108,6 +109,18 @@ def test_explain_help_lists_every_registered_method():
     assert sorted(EXPLAIN_METHODS) == EXPLAINERS.names()
 
 
+def test_schema_prints_or_writes_the_config_schema(tmp_path, capsys):
+    from tasklab.core.config_schema import config_schema
+
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == config_schema()
+    target = tmp_path / "editor" / "tasklab-config.schema.json"
+    assert main(["schema", "--output", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == str(target)
+    assert json.loads(target.read_text()) == config_schema()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # No temporary file left.
+
+
 def test_datasets_lists_the_builtins(capsys):
     assert main(["datasets"]) == 0
     lines = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
@@ -117,7 +130,7 @@ def test_datasets_lists_the_builtins(capsys):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["explain"], ["export"], ["datasets"], ["report"]]
+    "command", [[], ["run"], ["explain"], ["export"], ["datasets"], ["schema"], ["report"]]
 )
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
