@@ -28,7 +28,14 @@ from tasklab.core.evaluate import (
     primary_score,
 )
 from tasklab.core.registry import Registry
-from tasklab.core.stats import PairedTest, mcnemar_exact, wilcoxon_errors
+from tasklab.core.segmentation_metrics import (
+    IGNORE,
+    evaluate_segmentation,
+    image_confusions,
+    per_image_iou,
+    split_metrics,
+)
+from tasklab.core.stats import PairedTest, mcnemar_exact, wilcoxon_errors, wilcoxon_scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +77,10 @@ class Problem(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<problem {self.name}>"
+
+    def keras_metrics(self, classes: int) -> tuple[dict[str, Any], ...]:
+        """The Keras training metrics for `classes` classes (0 without classes): `metrics`."""
+        return self.metrics
 
     def strata(self, labels: np.ndarray) -> np.ndarray | None:
         """The labels to stratify splits and samples by, or None to draw at random."""
@@ -218,5 +229,100 @@ class Regression(Problem):
         return np.sort(rng.choice(len(y_true), size=min(count, len(y_true)), replace=False))
 
 
+@register_problem
+class Segmentation(Problem):
+    """A class per pixel; the model outputs `(height, width, classes)` probabilities.
+
+    Labels are `(height, width)` masks of class indices, `IGNORE` (255) where a
+    pixel is not labelled. An image is the unit of every statistic: splits are
+    stratified by the rarest class an image holds, intervals resample images,
+    and the paired test compares per-image IoU.
+    """
+
+    name = "segmentation"
+    has_classes = True
+    estimator_type = "classifier"  # The classical baselines classify pixels.
+    output_kind = "pixel_probabilities"
+    loss: ClassVar[dict[str, Any]] = {
+        "class_name": "SparseCategoricalCrossentropy",
+        "config": {"ignore_class": IGNORE},
+    }
+    metrics = ()  # Mean IoU needs the number of classes: see `keras_metrics`.
+
+    def keras_metrics(self, classes):
+        return (
+            {
+                "class_name": "MeanIoU",
+                "config": {
+                    "num_classes": classes,
+                    "ignore_class": IGNORE,
+                    "sparse_y_pred": False,
+                    "name": "mean_iou",
+                },
+            },
+        )
+
+    def strata(self, labels):
+        # Multi-label stratification, simplified: each image is filed under the rarest class it
+        # holds (in image counts), so every split gets images of the rare classes.
+        masks = np.asarray(labels)
+        classes = int(masks[masks != IGNORE].max(initial=0)) + 1
+        holds = np.stack([(masks == c).any(axis=(1, 2)) for c in range(classes)], axis=1)
+        images_per_class = holds.sum(axis=0)
+        rarity = np.where(holds, images_per_class[None, :], np.iinfo(np.int64).max)
+        return rarity.argmin(axis=1)
+
+    def cv_splitter(self, folds, repeats, seed):
+        return RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+
+    def evaluate(self, y_true, outputs, class_names, seed):
+        return evaluate_segmentation(y_true, outputs, class_names, seed=seed)
+
+    def score(self, metric, y_true, outputs):
+        confusion = image_confusions(y_true, outputs.argmax(axis=-1), outputs.shape[-1]).sum(0)
+        return float(split_metrics(confusion)[metric])
+
+    def image_ious(self, y_true: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        """Each image's mean IoU over the classes it or its prediction holds."""
+        predicted = np.asarray(outputs).argmax(axis=-1)
+        return per_image_iou(image_confusions(y_true, predicted, np.shape(outputs)[-1]))
+
+    def paired_test(self, y_true, first, second):
+        return wilcoxon_scores(
+            self.image_ious(y_true, first), self.image_ious(y_true, second), "per-image IoU"
+        )
+
+    def estimator_outputs(self, estimator, features):
+        # A pixel classifier predicts every pixel's probabilities; its features say the shape.
+        return estimator.predict_proba(features)
+
+    def agreement(self, reference, candidate):
+        # Pixel agreement: the fraction of pixels given the same class.
+        return float(np.mean(reference.argmax(axis=-1) == candidate.argmax(axis=-1)))
+
+    def explained(self, outputs):
+        # Per image, the region of its most frequent predicted class other than class 0 (the
+        # background, by convention), or class 0 where nothing else is predicted; its
+        # confidence is the class's mean probability over that region.
+        predicted = np.asarray(outputs).argmax(axis=-1)
+        classes = np.shape(outputs)[-1]
+        counts = np.stack([(predicted == c).sum(axis=(1, 2)) for c in range(classes)], axis=1)
+        foreground = counts[:, 1:].argmax(axis=1) + 1 if classes > 1 else np.zeros(len(counts))
+        targets = np.where(counts[:, 1:].max(axis=1, initial=0) > 0, foreground, 0).astype(int)
+        region = predicted == targets[:, None, None]
+        chosen = np.take_along_axis(outputs, targets[:, None, None, None], axis=-1)[..., 0]
+        confidence = (chosen * region).sum(axis=(1, 2)) / np.maximum(region.sum(axis=(1, 2)), 1)
+        return Explained(predicted, targets, confidence)
+
+    def examples_to_explain(self, y_true, outputs, count, rng):
+        # The worst and the best images by IoU, half each: what a reader checks first.
+        ious = np.nan_to_num(self.image_ious(y_true, outputs), nan=1.0)
+        order = np.argsort(ious, kind="stable")
+        count = min(count, len(order))
+        worst, best = order[: count - count // 2], order[len(order) - count // 2 :]
+        return np.sort(np.unique(np.concatenate([worst, best])).astype(int))
+
+
 CLASSIFICATION = PROBLEMS.get("classification")
 REGRESSION = PROBLEMS.get("regression")
+SEGMENTATION = PROBLEMS.get("segmentation")

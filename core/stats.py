@@ -115,13 +115,33 @@ def wilcoxon_errors(
     """Wilcoxon signed-rank test of the two models' squared errors on held-out rows."""
     y_true = np.asarray(y_true, float).ravel()
     differences = (np.ravel(predicted_a) - y_true) ** 2 - (np.ravel(predicted_b) - y_true) ** 2
+    return wilcoxon_differences(differences, "squared errors")
+
+
+def wilcoxon_scores(scores_a: np.ndarray, scores_b: np.ndarray, what: str) -> PairedTest:
+    """Wilcoxon signed-rank test of two models' scores on the same held-out examples.
+
+    Args:
+        scores_a: the first model's score per example (e.g. an image's IoU).
+        scores_b: the second model's, on the same examples.
+        what: what the scores are, for the test's name (`per-image IoU`).
+
+    Returns:
+        The test; examples where either score is undefined (NaN) are left out.
+    """
+    differences = np.ravel(scores_a).astype(float) - np.ravel(scores_b).astype(float)
+    return wilcoxon_differences(differences[np.isfinite(differences)], what)
+
+
+def wilcoxon_differences(differences: np.ndarray, what: str) -> PairedTest:
+    """Wilcoxon signed-rank test that paired differences are centred on 0 (p = 1 if all are 0)."""
     if not np.any(differences):
         statistic, p_value = 0.0, 1.0
     else:
         result = stats.wilcoxon(differences)
         statistic, p_value = float(result.statistic), float(result.pvalue)
     return PairedTest(
-        name="Wilcoxon signed-rank test on squared errors",
+        name=f"Wilcoxon signed-rank test on {what}",
         citation="Wilcoxon (1945), Biometrics Bulletin 1(6)",
         statistic=statistic,
         p_value=p_value,

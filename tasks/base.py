@@ -211,7 +211,8 @@ class Task(abc.ABC):
 
     def build_metrics(self) -> list[keras.metrics.Metric]:
         """Returns the metrics Keras reports during training: the problem's."""
-        return [keras.metrics.get(copy.deepcopy(config)) for config in self.problem.metrics]
+        configs = self.problem.keras_metrics(len(self.spec.class_names))
+        return [keras.metrics.get(copy.deepcopy(config)) for config in configs]
 
     def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, seed: int) -> Evaluation:
         """Computes the held-out metrics from the model's outputs (the problem's metrics)."""

@@ -9,7 +9,14 @@ import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
-from tasklab.core.problems import CLASSIFICATION, PROBLEMS, REGRESSION, problem_named
+from tasklab.core.problems import (
+    CLASSIFICATION,
+    PROBLEMS,
+    REGRESSION,
+    SEGMENTATION,
+    problem_named,
+)
+from tasklab.core.segmentation_metrics import IGNORE
 from tasklab.core.stats import mcnemar_exact, wilcoxon_errors
 from tests.conftest import REPO
 
@@ -25,7 +32,7 @@ def one_hot(classes: np.ndarray, width: int = 3) -> np.ndarray:
 def test_problems_are_found_by_name_and_an_unknown_one_lists_the_known():
     assert problem_named("classification") is CLASSIFICATION
     assert problem_named(REGRESSION) is REGRESSION
-    assert PROBLEMS.names() == ["classification", "regression"]
+    assert PROBLEMS.names() == ["classification", "regression", "segmentation"]
     with pytest.raises(LookupError, match=r"classification.*regression"):
         problem_named("ranking")
 
@@ -106,3 +113,58 @@ def test_no_module_outside_the_problems_compares_a_problem_name():
         if compared.search(path.read_text(encoding="utf-8"))
     ]  # fmt: skip
     assert not offenders, offenders
+
+
+def masks_and_outputs():
+    """Four 4x4 masks (class 2 only in the last image) and outputs right on most pixels."""
+    masks = np.zeros((4, 4, 4), dtype=np.int64)
+    masks[:, :2] = 1
+    masks[3, 3, 3] = 2
+    masks[0, 0, 0] = IGNORE
+    predicted = np.where(masks == IGNORE, 0, masks)
+    predicted[1, 2:, :] = 1  # Image 1 is half wrong.
+    return masks, np.eye(3)[predicted] * 0.9 + 0.1 / 3
+
+
+def test_segmentation_stratifies_images_by_the_rarest_class_they_hold():
+    masks, _ = masks_and_outputs()
+    np.testing.assert_array_equal(SEGMENTATION.strata(masks), [0, 0, 0, 2])
+    assert isinstance(SEGMENTATION.cv_splitter(2, 5, 0), RepeatedStratifiedKFold)
+
+
+def test_segmentation_judges_by_mean_iou_and_pairs_images_by_their_iou():
+    masks, outputs = masks_and_outputs()
+    evaluation = SEGMENTATION.evaluate(masks, outputs, ("bg", "stripe", "dot"), seed=0)
+    assert evaluation.primary == "mean_iou"
+    assert SEGMENTATION.score("mean_iou", masks, outputs) == evaluation.metrics["mean_iou"]
+    ious = SEGMENTATION.image_ious(masks, outputs)
+    assert ious[0] == ious[2] == ious[3] == 1.0 and ious[1] < 1.0
+    worse = outputs.copy()
+    worse[..., 1] += 1.0  # Everything "stripe": every image loses its background.
+    test = SEGMENTATION.paired_test(masks, outputs, worse)
+    assert test.name == "Wilcoxon signed-rank test on per-image IoU" and test.statistic == 0.0
+    assert SEGMENTATION.agreement(outputs, worse) == pytest.approx(np.mean(outputs.argmax(-1) == 1))
+
+
+def test_segmentation_trains_with_the_ignore_label_and_mean_iou():
+    import keras
+
+    loss = keras.losses.get(dict(SEGMENTATION.loss))
+    (metric,) = [keras.metrics.get(dict(config)) for config in SEGMENTATION.keras_metrics(3)]
+    masks, outputs = masks_and_outputs()
+    metric.update_state(masks, outputs)
+    assert metric.name == "mean_iou" and float(metric.result()) == pytest.approx(
+        SEGMENTATION.score("mean_iou", masks, outputs), abs=1e-6
+    )
+    assert np.isfinite(float(loss(masks, outputs)))  # 255 is ignored, not an index.
+    assert CLASSIFICATION.keras_metrics(3) == CLASSIFICATION.metrics
+
+
+def test_segmentation_explains_the_main_predicted_region_of_the_worst_and_best_images():
+    masks, outputs = masks_and_outputs()
+    explained = SEGMENTATION.explained(outputs)
+    np.testing.assert_array_equal(explained.targets, [1, 1, 1, 1])
+    assert explained.predicted.shape == masks.shape
+    np.testing.assert_allclose(explained.confidence, 0.9 + 0.1 / 3)
+    rows = SEGMENTATION.examples_to_explain(masks, outputs, 2, np.random.default_rng(0))
+    assert list(rows) == [1, 3]  # The worst image (1) and the best (the last of the perfect).
