@@ -11,6 +11,7 @@ estimator's pipeline, fitted on the training rows only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from tasklab.baselines.pixels import PixelClassifier
 from tasklab.baselines.text import tfidf_linear, tfidf_xgboost
 from tasklab.baselines.xgboost_model import XGBoostClassifier, XGBoostRegressor
 from tasklab.core.problems import Problem, problem_named
@@ -107,6 +109,10 @@ BASELINES.register("xgboost")(
         {
             "classifier": lambda seed: XGBoostClassifier(random_state=seed),
             "regressor": lambda seed: XGBoostRegressor(random_state=seed),
+            # On the filter bank of every pixel, as ilastik segments (`baselines/pixels.py`).
+            "pixel_classifier": lambda seed: PixelClassifier(
+                functools.partial(XGBoostClassifier, random_state=seed), random_state=seed
+            ),
         },
         uses_validation=True,
     )
@@ -138,6 +144,9 @@ BASELINES.register("dummy")(
         {
             "classifier": lambda seed: DummyClassifier(strategy="prior"),
             "regressor": lambda seed: DummyRegressor(strategy="mean"),
+            "pixel_classifier": lambda seed: PixelClassifier(
+                functools.partial(DummyClassifier, strategy="prior"), random_state=seed
+            ),
         },
         inputs=("image", "tabular", "text", "audio"),
     )

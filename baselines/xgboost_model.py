@@ -126,6 +126,12 @@ class _EarlyStoppingXGBoost(BaseEstimator):
             model.get_booster().set_attr(**{_COLUMNS_ATTRIBUTE: columns})
         return self
 
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """The fitted booster's importance of each input column (XGBoost's default: gain)."""
+        check_is_fitted(self)
+        return self.model_.feature_importances_
+
     def _xgb_params(self) -> dict:
         return {
             "n_estimators": self.n_estimators,

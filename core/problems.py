@@ -241,7 +241,7 @@ class Segmentation(Problem):
 
     name = "segmentation"
     has_classes = True
-    estimator_type = "classifier"  # The classical baselines classify pixels.
+    estimator_type = "pixel_classifier"  # Its classical baselines classify every pixel.
     output_kind = "pixel_probabilities"
     loss: ClassVar[dict[str, Any]] = {
         "class_name": "SparseCategoricalCrossentropy",
