@@ -18,6 +18,22 @@ from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 from tasklab.core.errors import ConfigError
 from tasklab.core.sections import Section, Why
 
+
+def check_weights_file(weights: str | None) -> None:
+    """A backbone's `model.weights`: null, or a local file (nothing is downloaded).
+
+    Not a declarable constraint: whether the file exists is known only when checked.
+
+    Raises:
+        ConfigError: naming the path.
+    """
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ConfigError(
+            f"model.weights must be null or the path of a local weights file (nothing is "
+            f"downloaded). Received: '{weights}', which is not a file."
+        )
+
+
 # A dropout rate: 1 would drop everything.
 Dropout = Annotated[float, Ge(0), Lt(1)]
 
@@ -78,12 +94,7 @@ class MobileNetV3SmallOptions(ImageModelOptions):
     minimalistic: bool = False
 
     def check(self) -> None:
-        # Not a range: whether the file exists is known only here, not declarable.
-        if self.weights is not None and not Path(self.weights).expanduser().is_file():
-            raise ConfigError(
-                f"model.weights must be null or the path of a local weights file (nothing is "
-                f"downloaded). Received: '{self.weights}', which is not a file."
-            )
+        check_weights_file(self.weights)
 
 
 # tabular_classification and tabular_regression
@@ -245,6 +256,65 @@ class TransformerOptions(TextModelOptions):
                 f"model.embedding_dim ({self.embedding_dim}) must be a multiple of model.heads "
                 f"({self.heads})."
             )
+
+
+# semantic_segmentation
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationModelOptions(ImageModelOptions):
+    """Options every segmentation model takes (augmentation moves image and mask together).
+
+    Attributes:
+        image_size: `[height, width]` the images and masks are resized to;
+            default: the dataset's native size, raised to the model's minimum
+            and rounded up to a multiple of its total downsampling.
+        flip: random horizontal flips while training (on by default: a scene
+            mirrored is still a scene).
+        dropout: dropout rate before the per-pixel classifier.
+    """
+
+    flip: bool = True
+    dropout: Dropout = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetOptions(SegmentationModelOptions):
+    """Options of the U-Net.
+
+    Attributes:
+        filters: filters of the first level; each level down doubles them.
+        depth: downsampling levels (the input size becomes a multiple of 2^depth).
+    """
+
+    filters: Annotated[int, Ge(1)] = 16
+    depth: Annotated[int, Ge(1), Le(6)] = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class DeepLabOptions(SegmentationModelOptions):
+    """Options of the MobileNetV3-Small encoder with a DeepLabV3+-style decoder.
+
+    Attributes:
+        weights: null (random initialization) or the path of a local weights
+            file for the MobileNetV3-Small backbone without its top.
+        alpha: the backbone's width multiplier.
+        minimalistic: the backbone variant without squeeze-excite and hard-swish.
+        filters: filters of the atrous pyramid and the decoder.
+        rates: dilation rates of the pyramid's 3x3 branches (beside a 1x1
+            branch and the image-pooling branch).
+    """
+
+    min_size: ClassVar[int] = 32
+
+    weights: str | None = None
+    alpha: Annotated[float, Gt(0)] = 1.0
+    minimalistic: bool = False
+    filters: Annotated[int, Ge(1)] = 64
+    rates: Annotated[tuple[Annotated[int, Ge(1)], ...], MinLen(1)] = (2, 4)
+
+    def check(self) -> None:
+        check_weights_file(self.weights)
 
 
 # Task -> model name -> its options; the first model of each task is its default.
