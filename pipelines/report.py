@@ -36,6 +36,8 @@ BUNDLE_SPEC_FILE = PREPROCESSING_FILE  # The edge bundle's spec.
 # The keys of the manifest (the run's log, a dict that grows as the run goes) the report
 # reads without a default; the stages' results are typed records that declare their own.
 MANIFEST_KEYS = ("status", "versions")
+# How the per-class table heads the figures a problem reports per class (others as they are).
+PER_CLASS_COLUMNS = {"f1": "F1", "iou": "IoU", "dice": "Dice"}
 # What a value of the wrong type or shape raises while rendering (jinja2's StrictUndefined too).
 _RENDER_FAILURES = (
     KeyError,
@@ -136,6 +138,7 @@ def _render(run_dir: Path, manifest: dict, stages: StageResults) -> tuple[str, d
         .render(
             run_name=run_dir.name,
             metrics=metrics,
+            column_names=PER_CLASS_COLUMNS,
             manifest=manifest,
             comparison=comparison,
             export=export,

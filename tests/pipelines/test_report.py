@@ -78,6 +78,22 @@ def test_report_embeds_its_plots_as_png(tmp_path):
     assert (tmp_path / "plots" / "confusion_matrix.png").is_file()
 
 
+def test_the_per_class_table_shows_the_figures_the_problem_reports(tmp_path):
+    write_fake_run(tmp_path, ["a", "b"])
+    html = write_report(tmp_path).read_text()
+    assert "<th>precision</th><th>recall</th><th>F1</th><th>support</th>" in html
+    metrics = io.read_json(tmp_path / "metrics.json")
+    metrics["per_class"] = {  # A segmentation run's: IoU and Dice, None for an absent class.
+        "background": {"iou": 0.91, "dice": 0.95, "support": 4000},
+        "disc": {"iou": None, "dice": None, "support": 0},
+    }
+    io.write_json(tmp_path / "metrics.json", metrics)
+    html = write_report(tmp_path).read_text()
+    assert "<th>IoU</th><th>Dice</th><th>support</th>" in html and "precision" not in html
+    assert "<td>0.910</td><td>0.950</td><td>4000</td>" in html
+    assert "<td>n/a</td><td>n/a</td><td>0</td>" in html
+
+
 def test_report_of_a_directory_that_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a finished run directory"):
         write_report(tmp_path)
