@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -65,33 +64,6 @@ logger = logging.getLogger(__name__)
 _PERCENT_METRICS = ("accuracy", "macro_f1")
 
 
-@dataclasses.dataclass(frozen=True)
-class KerasHeldOut:
-    """The main run's Keras model on the held-out split, as the comparison needs it.
-
-    Attributes:
-        model: the trained model (for its latency).
-        outputs: its test-split outputs.
-        metrics: its test metrics.
-        intervals: their bootstrap intervals.
-        fit_seconds: its training time.
-        size_bytes: the size of `model.keras`.
-        primary: the metric models are ranked by.
-        higher_is_better: its direction.
-        epochs_run: the epochs its training ran (sizes the cross-validation's refits).
-    """
-
-    model: keras.Model
-    outputs: np.ndarray
-    metrics: dict[str, float | None]
-    intervals: dict[str, list[float]]
-    fit_seconds: float
-    size_bytes: int
-    primary: str
-    higher_is_better: bool
-    epochs_run: int
-
-
 def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:
     """The baselines to run: the configured list, or the task's defaults (XGBoost first).
 
@@ -128,36 +100,14 @@ def run(context: StageContext, settings: CompareConfig) -> ComparisonResult:
         test the verdict rests on, the same comparison under the other
         applicable tests, and the verdict.
     """
-    context = context.with_settings("compare", settings)
-    result = compare_models(context, held_out_keras(context))
+    if context.evaluation is None or context.trained is None:
+        raise ValueError("The comparison needs the run's test evaluation and training figures.")
+    result = compare_models(context.with_settings("compare", settings))
     result.write(RunDir(context.run_dir).baselines)
     return result
 
 
-def held_out_keras(context: StageContext) -> KerasHeldOut:
-    """The Keras model of the run on the held-out split, as the comparison needs it.
-
-    Raises:
-        ValueError: when the context lacks the run's evaluation or training
-            figures (only a run, right after training, has them).
-    """
-    if context.evaluation is None or context.trained is None:
-        raise ValueError("The comparison needs the run's test evaluation and training figures.")
-    evaluation = context.evaluation
-    return KerasHeldOut(
-        model=context.model,
-        outputs=context.outputs_on_test(),
-        metrics=evaluation.metrics,
-        intervals=evaluation.intervals,
-        fit_seconds=context.trained.train_seconds,
-        size_bytes=RunDir(context.run_dir).model.stat().st_size,
-        primary=evaluation.primary,
-        higher_is_better=evaluation.higher_is_better,
-        epochs_run=context.trained.epochs_run,
-    )
-
-
-def compare_models(context: StageContext, keras_result: KerasHeldOut) -> ComparisonResult:
+def compare_models(context: StageContext) -> ComparisonResult:
     """Fits and scores the baselines beside the Keras model (see `run`)."""
     config, task, dataset = context.config, context.task, context.dataset
     strategy, run_dir = context.distribution(), context.run_dir
@@ -169,15 +119,16 @@ def compare_models(context: StageContext, keras_result: KerasHeldOut) -> Compari
     targets = {split: getattr(dataset, split).labels for split in ("train", "val", "test")}
     test_y = targets["test"]
 
-    entries = {KERAS: _keras_entry(config, task, keras_result, dataset)}
-    held_out_outputs = {KERAS: keras_result.outputs}
+    evaluation, trained = context.evaluation, context.trained
+    entries = {KERAS: _keras_entry(context)}
+    held_out_outputs = {KERAS: context.outputs_on_test()}
     fits = Progress("Baselines on the held-out split", len(names), logger, min_interval=0)
     for name in names:
         entries[name], held_out_outputs[name] = score_baseline_held_out(
             name, config.seed, task, features, targets, run_dir
         )
         fits.advance(f"{name} fitted in {format_duration(entries[name].fit_seconds)}")
-    primary, higher_is_better = keras_result.primary, keras_result.higher_is_better
+    primary, higher_is_better = evaluation.primary, evaluation.higher_is_better
 
     cv = None
     if (
@@ -185,9 +136,7 @@ def compare_models(context: StageContext, keras_result: KerasHeldOut) -> Compari
         and dataset.resplit is not None
         and len(dataset.pool_labels) <= config.compare.cv_max_rows
     ):
-        cv = cross_validate(
-            config, task, dataset, strategy, names, primary, keras_result.epochs_run
-        )
+        cv = cross_validate(config, task, dataset, strategy, names, primary, trained.epochs_run)
         for name, scores in cv.scores.items():
             entries[name] = dataclasses.replace(entries[name], cv=CrossValScores.of(scores))
 
@@ -548,22 +497,24 @@ def verdict(
     return f"{best_label} beats the {keras_label} by {gap} ({evidence})."
 
 
-def _keras_entry(
-    config: RunConfig, task: Task, keras_result: KerasHeldOut, dataset: Dataset
-) -> ModelEntry:
-    test_input = make_input(dataset.test, task, config.train.batch_size, training=False, seed=0)
-    keras_result.model.predict(test_input.take(1), verbose=0)  # Warm up the predict function.
+def _keras_entry(context: StageContext) -> ModelEntry:
+    """The run's Keras model in the leaderboard: its test figures, timed prediction, size."""
+    config, dataset, model = context.config, context.dataset, context.model
+    test_input = make_input(
+        dataset.test, context.task, config.train.batch_size, training=False, seed=0
+    )
+    model.predict(test_input.take(1), verbose=0)  # Warm up the predict function.
     started = time.perf_counter()
-    keras_result.model.predict(test_input, verbose=0)
+    model.predict(test_input, verbose=0)
     seconds = time.perf_counter() - started
     return ModelEntry(
         name=KERAS,
         label=f"Keras {config.model.name}",
-        metrics=keras_result.metrics,
-        intervals=keras_result.intervals,
-        fit_seconds=round(keras_result.fit_seconds, 3),
+        metrics=context.evaluation.metrics,
+        intervals=context.evaluation.intervals,
+        fit_seconds=round(context.trained.train_seconds, 3),
         predict_ms_per_1k=round(seconds / len(dataset.test) * 1e6, 3),
-        size_bytes=keras_result.size_bytes,
+        size_bytes=RunDir(context.run_dir).model.stat().st_size,
     )
 
 

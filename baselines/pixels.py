@@ -139,11 +139,10 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         masks = np.asarray(masks)
         labelled = masks[masks != IGNORE]
         self.n_classes_ = int(labelled.max(initial=0)) + 1
-        x, y = self._sample(images, masks, rng)
-        self.feature_names_ = filter_bank(np.asarray(images)[:1, :2, :2], self.sigmas)[1]
+        x, y, self.feature_names_ = self._sample(images, masks, rng)
         model = self.estimator()
         if eval_set is not None:
-            x_val, y_val = self._sample(*eval_set, rng)
+            x_val, y_val, _ = self._sample(*eval_set, rng)
             seen = np.isin(y_val, y)  # A class the training pixels lack cannot be scored.
             model.fit(x, y, eval_set=(x_val[seen], y_val[seen]))
         else:
@@ -184,26 +183,27 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
 
     def _sample(
         self, images: np.ndarray, masks: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The filter responses and labels of up to `max_pixels` labelled pixels."""
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The filter responses and labels of up to `max_pixels` labelled pixels, and the
+        responses' names."""
         masks = np.asarray(masks)
         where = np.flatnonzero(masks.reshape(-1) != IGNORE)
         if len(where) > self.max_pixels:
             where = np.sort(rng.choice(where, size=self.max_pixels, replace=False))
         pixels = masks.shape[1] * masks.shape[2]
         chosen_images = np.unique(where // pixels)
-        rows, labels = [], []
+        rows, labels, names = [], [], []
         step = _batch_images(np.shape(images))
         for start in range(0, len(chosen_images), step):
             batch = chosen_images[start : start + step]
-            features, _ = filter_bank(np.asarray(images)[batch], self.sigmas)
+            features, names = filter_bank(np.asarray(images)[batch], self.sigmas)
             flat = features.reshape(len(batch) * pixels, -1)
             # Positions of the sampled pixels within this batch's flattened features.
             in_batch = where[np.isin(where // pixels, batch)]
             position = np.searchsorted(batch, in_batch // pixels) * pixels + in_batch % pixels
             rows.append(flat[position])
             labels.append(masks.reshape(-1)[in_batch])
-        return np.concatenate(rows), np.concatenate(labels).astype(np.int64)
+        return np.concatenate(rows), np.concatenate(labels).astype(np.int64), names
 
 
 def _batch_images(shape: Sequence[int]) -> int:

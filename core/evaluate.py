@@ -180,11 +180,39 @@ def bootstrap_interval(
     Returns:
         `[low, high]`.
     """
+    return percentile_interval(
+        (y_true, y_pred), statistic, statistic(y_true, y_pred), seed, resamples, vectorized
+    )
+
+
+def percentile_interval(
+    data: tuple[np.ndarray, ...],
+    statistic: Callable[..., float],
+    point: float,
+    seed: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    vectorized: bool = False,
+) -> list[float]:
+    """The percentile bootstrap 95% interval of `statistic(*data)`, samples resampled together.
+
+    Args:
+        data: the paired samples (the same length each; one array for an unpaired statistic).
+        statistic: `statistic(*data) -> float`; with `vectorized`, it must
+            also accept an `axis` keyword.
+        point: the statistic on the data itself: the interval where resampling
+            leaves it undefined (every resample equal, or NaN).
+        seed: seeds the resampling.
+        resamples: number of resamples.
+        vectorized: whether `statistic` works on batches of resamples.
+
+    Returns:
+        `[low, high]`.
+    """
     with warnings.catch_warnings():
         # A degenerate distribution (all resamples equal) is a valid answer here.
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         result = stats.bootstrap(
-            (y_true, y_pred),
+            data,
             statistic,
             paired=True,
             vectorized=vectorized,
@@ -194,7 +222,6 @@ def bootstrap_interval(
             rng=np.random.default_rng(seed),
         )
     low, high = result.confidence_interval
-    point = statistic(y_true, y_pred)
     return [float(point if math.isnan(low) else low), float(point if math.isnan(high) else high)]
 
 

@@ -77,24 +77,29 @@ class SmallCNNOptions(ImageModelOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class MobileNetV3SmallOptions(ImageModelOptions):
-    """Options of MobileNetV3-Small (keras.applications).
+class MobileNetV3Backbone(Section):
+    """The options of a MobileNetV3-Small backbone (keras.applications), for any head.
 
     Attributes:
         weights: null (random initialization) or the path of a local weights
             file for the backbone without its top (nothing is downloaded).
-        alpha: width multiplier.
-        minimalistic: the variant without squeeze-excite and hard-swish.
+        alpha: the backbone's width multiplier.
+        minimalistic: the backbone variant without squeeze-excite and hard-swish.
     """
 
     min_size: ClassVar[int] = 32
 
     weights: str | None = None
-    alpha: float = 1.0
+    alpha: Annotated[float, Gt(0)] = 1.0
     minimalistic: bool = False
 
     def check(self) -> None:
         check_weights_file(self.weights)
+
+
+@dataclasses.dataclass(frozen=True)
+class MobileNetV3SmallOptions(MobileNetV3Backbone, ImageModelOptions):
+    """Options of MobileNetV3-Small (keras.applications) with a classifier head."""
 
 
 # tabular_classification and tabular_regression
@@ -292,29 +297,17 @@ class UNetOptions(SegmentationModelOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class DeepLabOptions(SegmentationModelOptions):
+class DeepLabOptions(MobileNetV3Backbone, SegmentationModelOptions):
     """Options of the MobileNetV3-Small encoder with a DeepLabV3+-style decoder.
 
     Attributes:
-        weights: null (random initialization) or the path of a local weights
-            file for the MobileNetV3-Small backbone without its top.
-        alpha: the backbone's width multiplier.
-        minimalistic: the backbone variant without squeeze-excite and hard-swish.
         filters: filters of the atrous pyramid and the decoder.
         rates: dilation rates of the pyramid's 3x3 branches (beside a 1x1
             branch and the image-pooling branch).
     """
 
-    min_size: ClassVar[int] = 32
-
-    weights: str | None = None
-    alpha: Annotated[float, Gt(0)] = 1.0
-    minimalistic: bool = False
     filters: Annotated[int, Ge(1)] = 64
     rates: Annotated[tuple[Annotated[int, Ge(1)], ...], MinLen(1)] = (2, 4)
-
-    def check(self) -> None:
-        check_weights_file(self.weights)
 
 
 # Task -> model name -> its options; the first model of each task is its default.

@@ -132,6 +132,11 @@ class Problem(abc.ABC):
         return None
 
 
+def decision_agreement(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """The fraction of decisions (examples, or pixels) given the same most probable class."""
+    return float(np.mean(reference.argmax(axis=-1) == candidate.argmax(axis=-1)))
+
+
 PROBLEMS: Registry[Problem] = Registry("problem")
 
 
@@ -172,7 +177,7 @@ class Classification(Problem):
         return estimator.predict_proba(features)
 
     def agreement(self, reference, candidate):
-        return float(np.mean(reference.argmax(axis=-1) == candidate.argmax(axis=-1)))
+        return decision_agreement(reference, candidate)
 
     def explained(self, outputs):
         predicted = outputs.argmax(axis=1)
@@ -297,8 +302,7 @@ class Segmentation(Problem):
         return estimator.predict_proba(features)
 
     def agreement(self, reference, candidate):
-        # Pixel agreement: the fraction of pixels given the same class.
-        return float(np.mean(reference.argmax(axis=-1) == candidate.argmax(axis=-1)))
+        return decision_agreement(reference, candidate)  # Per pixel.
 
     def explained(self, outputs):
         # Per image, the region of its most frequent predicted class other than class 0 (the
@@ -306,9 +310,9 @@ class Segmentation(Problem):
         # confidence is the class's mean probability over that region.
         predicted = np.asarray(outputs).argmax(axis=-1)
         classes = np.shape(outputs)[-1]
-        counts = np.stack([(predicted == c).sum(axis=(1, 2)) for c in range(classes)], axis=1)
-        foreground = counts[:, 1:].argmax(axis=1) + 1 if classes > 1 else np.zeros(len(counts))
-        targets = np.where(counts[:, 1:].max(axis=1, initial=0) > 0, foreground, 0).astype(int)
+        foreground = np.stack([(predicted == c).sum(axis=(1, 2)) for c in range(classes)], axis=1)
+        foreground[:, 0] = 0
+        targets = foreground.argmax(axis=1)  # 0 where no other class is predicted.
         region = predicted == targets[:, None, None]
         chosen = np.take_along_axis(outputs, targets[:, None, None, None], axis=-1)[..., 0]
         confidence = (chosen * region).sum(axis=(1, 2)) / np.maximum(region.sum(axis=(1, 2)), 1)

@@ -13,13 +13,11 @@ and `sklearn.metrics.jaccard_score` on the present labels do.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
-from tasklab.core.evaluate import BOOTSTRAP_RESAMPLES, CONFIDENCE, Evaluation
+from tasklab.core.evaluate import BOOTSTRAP_RESAMPLES, Evaluation, percentile_interval
 
 IGNORE = 255  # The mask value of pixels no metric counts (object borders, "void").
 SEGMENTATION_METRICS = ("mean_iou", "pixel_accuracy", "mean_dice")
@@ -177,6 +175,7 @@ def image_bootstrap_intervals(
     point = split_metrics(confusions.sum(axis=0))
     if len(confusions) < 2:  # One image cannot be resampled: its value is all there is.
         return {name: [float(point[name])] * 2 for name in SEGMENTATION_METRICS}
+    images = (np.arange(len(confusions)),)
     intervals = {}
     for name in SEGMENTATION_METRICS:
 
@@ -185,23 +184,10 @@ def image_bootstrap_intervals(
             chosen = confusions[np.asarray(rows, dtype=np.int64)]
             return split_metrics(chosen.sum(axis=axis - 2 if axis < 0 else axis))[name]
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-            result = stats.bootstrap(
-                (np.arange(len(confusions)),),
-                statistic,
-                vectorized=True,
-                n_resamples=resamples,
-                confidence_level=CONFIDENCE,
-                method="percentile",
-                rng=np.random.default_rng(seed),
-            )
-        low, high = result.confidence_interval
         value = float(point[name])
-        intervals[name] = [
-            value if np.isnan(low) else float(low),
-            value if np.isnan(high) else float(high),
-        ]
+        intervals[name] = percentile_interval(
+            images, statistic, value, seed, resamples, vectorized=True
+        )
     return intervals
 
 

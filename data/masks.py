@@ -84,12 +84,14 @@ class MaskScan(NamedTuple):
     Attributes:
         pairs: the usable pairs, in stem order.
         class_names: one name per class, in index order.
+        masks: each usable pair's mask, `(height, width)` uint8 at its image's size.
         present: `(pairs, classes)` bool: which classes each pair's mask holds.
         notes: what was skipped, for the data notes.
     """
 
     pairs: list[MaskPair]
     class_names: tuple[str, ...]
+    masks: list[np.ndarray]
     present: np.ndarray
     notes: list[str]
 
@@ -510,8 +512,8 @@ def scan_masks(
 ) -> MaskScan:
     """Reads every mask once, checking it against its image's header and the classes.
 
-    Only each image's header is read (its size); masks are read one at a time and
-    only the classes each holds are kept, so memory does not grow with the masks.
+    Only each image's header is read (its size); every mask is decoded once and
+    kept, so a loader need not read it again.
 
     Args:
         root: the dataset folder.
@@ -521,7 +523,8 @@ def scan_masks(
         max_pixels: images and masks whose header declares more pixels are refused.
 
     Returns:
-        The usable pairs, the class names, the classes each mask holds, and notes.
+        The usable pairs, the class names, their masks, the classes each mask
+        holds, and notes.
 
     Raises:
         DataError: for unusable pairs (unless `skip_corrupt`), a bad `classes.txt`,
@@ -530,7 +533,7 @@ def scan_masks(
     root = Path(root).expanduser()
     names = read_classes_file(root)
     classes = len(names) if names is not None else None
-    kept, seen, image_reasons, mask_reasons = [], [], [], []
+    kept, masks, seen, image_reasons, mask_reasons = [], [], [], [], []
     for pair in pairs:
         try:
             size = _image_size(pair.image, max_pixels)
@@ -543,6 +546,7 @@ def scan_masks(
             mask_reasons.append(str(error))
             continue
         kept.append(pair)
+        masks.append(mask)
         seen.append(np.bincount(mask.ravel(), minlength=IGNORE + 1) > 0)
     notes = skip_unreadable(image_reasons, root, "image", "could not be read", skip_corrupt)
     notes += skip_unreadable(mask_reasons, root, "mask", "cannot be used as masks", skip_corrupt)
@@ -555,7 +559,7 @@ def scan_masks(
     values = np.stack(seen)
     if names is None:
         names = read_class_names(root, [np.flatnonzero(row).astype(np.uint8) for row in values])
-    return MaskScan(kept, names, values[:, : len(names)], notes)
+    return MaskScan(kept, names, masks, values[:, : len(names)], notes)
 
 
 def _image_size(path: Path, max_pixels: int) -> tuple[int, int]:

@@ -27,7 +27,7 @@ from tasklab.core.problems import Problem
 from tasklab.data.base import DataError, Dataset, DataSpec, array_dataset, split_indices
 from tasklab.data.folder import model_channels, pixel_notes, scan_images, skip_unreadable
 from tasklab.data.images import decode_image_file
-from tasklab.data.masks import pair_images_and_masks, read_mask, resize_mask, scan_masks
+from tasklab.data.masks import pair_images_and_masks, resize_mask, scan_masks
 from tasklab.edge.image_io import ImageSchema
 
 logger = logging.getLogger(__name__)
@@ -66,24 +66,18 @@ def load_segmentation_folder(
         max_pixels=config.max_pixels,
     )
     logger.info("Checking %d images and masks in %s", len(scan.pairs), root)
-    pairs = scan.pairs
-    scanned, corrupt = scan_images([pair.image for pair in pairs], schema)
-    reasons = [f"'{pairs[i].image}' could not be decoded." for i in corrupt]
+    scanned, corrupt = scan_images([pair.image for pair in scan.pairs], schema)
+    reasons = [f"'{scan.pairs[i].image}' could not be decoded." for i in corrupt]
     notes += skip_unreadable(reasons, root, "image", "could not be decoded", config.skip_corrupt)
-    pairs = [pair for i, pair in enumerate(pairs) if i not in set(corrupt)]
+    decodable = np.setdiff1d(np.arange(len(scan.pairs)), corrupt)
+    pairs = [scan.pairs[i] for i in decodable]
     facts = [scanned[pair.image] for pair in pairs]
     channels = model_channels(facts, schema)
     notes += pixel_notes(facts, channels, config.image)
     sizes = collections.Counter(fact.shape[:2] for fact in facts)
     (height, width), _ = sizes.most_common(1)[0]
     images = decode_images([pair.image for pair in pairs], channels, schema, (height, width))
-    classes = len(scan.class_names)
-    masks = np.stack(
-        [
-            fit_mask(read_mask(p.mask, None, classes, config.max_pixels), height, width)
-            for p in pairs
-        ]
-    )
+    masks = np.stack([fit_mask(scan.masks[i], height, width) for i in decodable])
     resized = sum(count for size, count in sizes.items() if size != (height, width))
     if resized:
         notes.append(
