@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import StandardScaler
 
 from tasklab.core.config import DataConfig
 from tasklab.core.errors import name_some
@@ -93,7 +94,7 @@ class TabularSchema:
         target: the target column.
         feature_names: the name of every feature of the encoded vector.
         feature_mean: per-feature train mean (for the model's Normalization layer).
-        feature_variance: per-feature train variance.
+        feature_variance: per-feature train variance (1 for a feature constant in training).
         target_mean: train mean of a regression target (0 for classification).
         target_std: train standard deviation of a regression target (1 for classification).
     """
@@ -707,14 +708,18 @@ def encode_table(
         notes += [f"{split_name} split: {note}" for note in split_notes]
         splits.append((features, labels[indices], encoder.typed_frame(rows)))
     train_features, train_targets = splits[0][0], splits[0][1]
+    # A feature constant in training (the <other> indicator of an identifier column, say) gets
+    # variance 1, as StandardScaler scales it: with its variance of 0 the model's Normalization
+    # would divide by epsilon and turn the first unseen value at test time into ~1e7.
+    scaler = StandardScaler().fit(train_features)
     # A value target is standardized for training (its mean and spread, from the train split).
     regression = not problem.has_classes
     schema = TabularSchema(
         columns=encoder.columns_,
         target=target,
         feature_names=tuple(encoder.feature_names()),
-        feature_mean=tuple(float(v) for v in train_features.mean(axis=0)),
-        feature_variance=tuple(float(v) for v in train_features.var(axis=0)),
+        feature_mean=tuple(float(v) for v in scaler.mean_),
+        feature_variance=tuple(float(v) for v in scaler.scale_**2),
         target_mean=float(train_targets.mean()) if regression else 0.0,
         target_std=float(train_targets.std() or 1.0) if regression else 1.0,
     )

@@ -212,3 +212,16 @@ def test_a_column_that_identifies_rows_is_kept_and_noted(tmp_path):
         "column from the file if it is an identifier or a date."
     ]
     assert any(column.name == "date" for column in dataset.spec.schema.columns)
+    # Its unseen-value indicator is 0 on every training row: normalized with variance 1, not
+    # divided by epsilon, so a held-out row stays on the scale of the training rows.
+    schema = dataset.spec.schema
+    train = np.stack([x for x, _ in dataset.train.make_dataset().as_numpy_iterator()])
+    constant = train.std(axis=0) == 0
+    assert constant.any()
+    np.testing.assert_allclose(np.asarray(schema.feature_variance)[constant], 1.0)
+    np.testing.assert_allclose(
+        np.asarray(schema.feature_variance)[~constant], train.var(axis=0)[~constant], rtol=1e-5
+    )
+    test = np.stack([x for x, _ in dataset.test.make_dataset().as_numpy_iterator()])
+    standardized = (test - schema.feature_mean) / np.sqrt(schema.feature_variance)
+    assert np.abs(standardized).max() < 100
