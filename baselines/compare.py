@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasklab.baselines.models import BASELINES, fit_baseline, fitted_bytes
+from tasklab.baselines.pixels import PixelClassifier
 from tasklab.baselines.results import (
     KERAS,
     ComparisonResult,
@@ -61,7 +62,7 @@ from tasklab.training.train import RefitTrainer, make_input
 
 logger = logging.getLogger(__name__)
 
-_PERCENT_METRICS = ("accuracy", "macro_f1")
+_PERCENT_METRICS = ("accuracy", "macro_f1", "mean_iou", "pixel_accuracy", "mean_dice")
 
 
 def applicable_baselines(config: RunConfig, task_cls: type[Task]) -> list[str]:
@@ -116,7 +117,7 @@ def compare_models(context: StageContext) -> ComparisonResult:
     features = {
         split: task.baseline_features(getattr(dataset, split)) for split in ("train", "val", "test")
     }
-    targets = {split: getattr(dataset, split).labels for split in ("train", "val", "test")}
+    targets = {s: task.split_labels(getattr(dataset, s)) for s in ("train", "val", "test")}
     test_y = targets["test"]
 
     evaluation, trained = context.evaluation, context.trained
@@ -237,6 +238,7 @@ def score_baseline_held_out(
         fit_seconds=round(fit_seconds, 3),
         predict_ms_per_1k=round(predict_seconds / len(targets["test"]) * 1e6, 3),
         size_bytes=_size_bytes(name, model, run_dir),
+        importances=_filter_importances(model),
     )
     return entry, outputs
 
@@ -326,8 +328,9 @@ def cross_validate(
     scores: dict[str, list[float]] = {KERAS: [], **{name: [] for name in names}}
     for fold in folds:
         outputs = {KERAS: keras_outputs[fold.number], **baseline_outputs[fold.number]}
+        labels = fold.task.split_labels(fold.data.test)
         for name, output in outputs.items():
-            scores[name].append(task.problem.score(primary, fold.data.test.labels, output))
+            scores[name].append(task.problem.score(primary, labels, output))
         summary = ", ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
         logger.info(
             "Cross-validation fold %d/%d (%s): %s", fold.number, len(folds), primary, summary
@@ -425,7 +428,8 @@ def keras_fold_outputs(
             fold.data.test, fold.task, config.batch_size, training=False, seed=0
         )
         outputs[fold.number] = model.predict(test_input, verbose=0)
-        score = fold.task.problem.score(primary, fold.data.test.labels, outputs[fold.number])
+        labels = fold.task.split_labels(fold.data.test)
+        score = fold.task.problem.score(primary, labels, outputs[fold.number])
         progress.advance(f"fold {fold.number}/{len(folds)}, {primary} {score:.4f}")
     return outputs
 
@@ -450,8 +454,8 @@ def fold_baseline_outputs(
                 name,
                 problem,
                 fold.seed,
-                (features["train"], data.train.labels),
-                (features["val"], data.val.labels),
+                (features["train"], fold.task.split_labels(data.train)),
+                (features["val"], fold.task.split_labels(data.val)),
             )
             outputs[fold.number][name] = problem.estimator_outputs(fitted, features["test"])
             progress.advance(f"fold {fold.number}/{len(folds)}, {name}")
@@ -526,6 +530,13 @@ def _size_bytes(name: str, model, run_dir: Path) -> int:
         trees = model.trees_.save_json(RunDir(run_dir).baseline_models / f"{name}.json")
         return trees.stat().st_size + fitted_bytes(model.features_)
     return fitted_bytes(model)
+
+
+def _filter_importances(model) -> dict[str, float] | None:
+    """A pixel baseline's importance per filter response (None for others, or without any)."""
+    if not isinstance(model, PixelClassifier):
+        return None
+    return model.filter_importances() or None
 
 
 def _cv_test(differences: np.ndarray, config: RunConfig, cv: CrossValRun) -> PairedTest:

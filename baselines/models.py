@@ -52,7 +52,7 @@ class Baseline:
     label: str
     makers: Mapping[str, Callable[[int], BaseEstimator]]
     uses_validation: bool = False
-    inputs: tuple[str, ...] = ("image", "tabular", "audio")
+    inputs: tuple[str, ...] = ("image", "tabular", "audio", "segmentation")
 
     def fits(self, problem: Problem) -> bool:
         """Whether it has an estimator for the problem."""
@@ -148,7 +148,7 @@ BASELINES.register("dummy")(
                 functools.partial(DummyClassifier, strategy="prior"), random_state=seed
             ),
         },
-        inputs=("image", "tabular", "text", "audio"),
+        inputs=("image", "tabular", "text", "audio", "segmentation"),
     )
 )
 BASELINES.register("tfidf_xgboost")(

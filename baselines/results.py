@@ -53,6 +53,8 @@ class ModelEntry(Record):
         predict_ms_per_1k: its prediction time per 1,000 test examples.
         size_bytes: its saved size.
         cv: its cross-validation scores, when the comparison cross-validated.
+        importances: a pixel baseline's share of importance per filter
+            response of its bank (`PixelClassifier.filter_importances`); None otherwise.
     """
 
     name: str
@@ -63,6 +65,7 @@ class ModelEntry(Record):
     predict_ms_per_1k: float
     size_bytes: int
     cv: CrossValScores | None = None
+    importances: dict[str, float] | None = None
 
     @property
     def is_keras(self) -> bool:

@@ -46,6 +46,7 @@ TARGETS = {
     "fortunes_topics_quick": "val_accuracy >= 0.4",
     "spoken_words": "val_accuracy >= 0.85",
     "spoken_words_quick": "val_accuracy >= 0.6",
+    "textured_shapes": "val_mean_iou >= 0.65",
 }
 
 

@@ -20,8 +20,8 @@ class BuiltinInfo:
     """What a built-in dataset holds.
 
     Attributes:
-        kind: the kind of input (`image`, `tabular`, `text`, `audio`).
-        problem: `classification` or `regression`.
+        kind: the kind of input (`image`, `tabular`, `text`, `audio`, `segmentation`).
+        problem: `classification`, `regression` or `segmentation`.
         description: one line for `tasklab datasets`.
     """
 
@@ -69,6 +69,12 @@ BUILTINS: dict[str, BuiltinInfo] = {
         "classification",
         "10 spoken keywords plus unknown words and silence, synthesized offline with espeak-ng "
         "by every English accent and voice variant; split by voice",
+    ),
+    "textured_shapes": BuiltinInfo(
+        "segmentation",
+        "segmentation",
+        "masks of discs, boxes and triangles (textured, occluding each other) on textured, "
+        "cluttered backgrounds: 600 generated 64x64 scenes",
     ),
 }
 

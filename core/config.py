@@ -48,7 +48,7 @@ from tasklab.core.sections import (
     field_types,
     parse_section,
 )
-from tasklab.core.source_options import SpokenWordsOptions
+from tasklab.core.source_options import SpokenWordsOptions, TexturedShapesOptions
 from tasklab.core.yaml_text import YAMLInputError, parse_yaml, read_yaml_file
 
 # A fraction of the examples held out: neither none nor all of them.
@@ -194,6 +194,7 @@ class DataConfig(Section):
         audio: how audio becomes clips (speech tasks only).
         synthesis: how `builtin:spoken_words` is synthesized (its own
             options, `core.source_options`).
+        scenes: what `builtin:textured_shapes` draws (its own options).
         image: how image files with transparency become pixels (`folder:` images).
         max_pixels: an image file whose header declares more pixels (width x
             height) is refused before it is decoded (a "decompression bomb" of a
@@ -219,6 +220,7 @@ class DataConfig(Section):
     tokenizer: TokenizerConfig = TokenizerConfig()
     audio: AudioConfig = AudioConfig()
     synthesis: SpokenWordsOptions = SpokenWordsOptions()  # noqa: RUF009 (frozen, as the others)
+    scenes: TexturedShapesOptions = TexturedShapesOptions()  # noqa: RUF009 (frozen, as the others)
     image: ImageConfig = ImageConfig()
 
     def check(self) -> None:
@@ -254,7 +256,13 @@ class DataConfig(Section):
 
 # The kind of data each nested `data` section applies to; a run of another kind ignores it
 # (the report leaves it out of the resolved config it shows).
-DATA_SECTION_KINDS = {"tokenizer": "text", "audio": "audio", "synthesis": "audio", "image": "image"}
+DATA_SECTION_KINDS = {
+    "tokenizer": ("text",),
+    "audio": ("audio",),
+    "synthesis": ("audio",),
+    "scenes": ("segmentation",),
+    "image": ("image", "segmentation"),
+}
 
 
 @dataclasses.dataclass(frozen=True)

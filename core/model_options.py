@@ -295,6 +295,11 @@ class UNetOptions(SegmentationModelOptions):
     filters: Annotated[int, Ge(1)] = 16
     depth: Annotated[int, Ge(1), Le(6)] = 3
 
+    @property
+    def size_multiple(self) -> int:
+        """The input's height and width must be multiples of this: 2^depth."""
+        return 2**self.depth
+
 
 @dataclasses.dataclass(frozen=True)
 class DeepLabOptions(MobileNetV3Backbone, SegmentationModelOptions):
@@ -308,6 +313,11 @@ class DeepLabOptions(MobileNetV3Backbone, SegmentationModelOptions):
 
     filters: Annotated[int, Ge(1)] = 64
     rates: Annotated[tuple[Annotated[int, Ge(1)], ...], MinLen(1)] = (2, 4)
+
+    @property
+    def size_multiple(self) -> int:
+        """The input's height and width must be multiples of this: the backbone's stride, 32."""
+        return 32
 
 
 # Task -> model name -> its options; the first model of each task is its default.
@@ -325,6 +335,7 @@ MODEL_OPTIONS: dict[str, dict[str, type]] = {
         "transformer": TransformerOptions,
     },
     "keyword_spotting": {"ds_cnn": DSCNNOptions, "cnn": AudioCNNOptions},
+    "semantic_segmentation": {"unet": UNetOptions, "deeplab": DeepLabOptions},
 }
 
 

@@ -8,6 +8,9 @@ key of the `data` section.
 
 `builtin:spoken_words` (made by `data.spoken_words`): `data.synthesis`, how
 its clips are synthesized, and the Speech Commands word lists it speaks by default.
+
+`builtin:textured_shapes` (made by `data.textured_shapes`): `data.scenes`, how
+many scenes are drawn and what they hold.
 """
 
 from __future__ import annotations
@@ -80,3 +83,30 @@ class SpokenWordsOptions(Section):
                 "data.synthesis.snr_db must be [low, high] with low <= high. "
                 f"Received: {list(self.snr_db)}."
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class TexturedShapesOptions(Section):
+    """What `builtin:textured_shapes` draws (cached on disk by these values).
+
+    Each scene is a textured, cluttered background with objects (discs, boxes,
+    triangles) drawn over it, later ones occluding earlier ones; colours and
+    textures are drawn alike for every class and the clutter.
+
+    Attributes:
+        scenes: how many scenes (images with their masks).
+        size: their height and width in pixels.
+        max_objects: objects per scene, drawn from 1 to this.
+        clutter: strokes and blobs per scene, drawn from 0 to this.
+        seed: seeds every scene (scene `i` is the same whatever `scenes` is).
+        cache_dir: where scenes are cached (default `~/.cache/tasklab/textured_shapes`).
+    """
+
+    where: ClassVar[str] = "data.scenes"
+
+    scenes: Annotated[int, Ge(12)] = 600
+    size: Annotated[int, Ge(16), Le(1024)] = 64
+    max_objects: Annotated[int, Ge(1), Le(12)] = 4
+    clutter: Annotated[int, Ge(0)] = 12
+    seed: int = 0
+    cache_dir: str | None = None

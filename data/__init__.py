@@ -1,7 +1,8 @@
 """Dataset URIs -> `Dataset` (train/val/test splits as tf.data, labels, class names).
 
 Schemes: `builtin:NAME` (offline data, see `tasklab datasets`), `folder:PATH`
-(one sub-folder per class), `tfds:NAME[/CONFIG]` (TensorFlow Datasets) and
+(one sub-folder per class; for segmentation, `images/` and `masks/`),
+`tfds:NAME[/CONFIG]` (TensorFlow Datasets) and
 `csv:PATH` (a table with a header row; `data.target` names the target column).
 """
 
@@ -75,6 +76,10 @@ def load_dataset(
         from tasklab.data.audio import load_audio_folder
 
         return load_audio_folder(config.uri, rest, config, seed)
+    if scheme == "folder" and kind == "segmentation":
+        from tasklab.data.segmentation import load_segmentation_folder
+
+        return load_segmentation_folder(config.uri, rest, config, seed, problem)
     if scheme == "folder" and kind == "text":
         from tasklab.data.text import load_text_folder
 

@@ -121,3 +121,14 @@ def load_spoken_words(uri: str, config: DataConfig, seed: int) -> Dataset:
 
 
 register_builtin("spoken_words", load_spoken_words)
+
+
+def load_textured_shapes(uri: str, config: DataConfig, seed: int) -> Dataset:
+    """Textured shapes on cluttered backgrounds, generated once and cached as a segmentation
+    folder (see `data.textured_shapes`), then read as any segmentation folder is."""
+    from tasklab.data.textured_shapes import load_textured_shapes as load
+
+    return load(uri, config, seed)
+
+
+register_builtin("textured_shapes", load_textured_shapes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -28,8 +29,15 @@ import numpy as np
 from PIL import Image
 
 from tasklab.core import io
+from tasklab.core.config import DataConfig
+from tasklab.core.problems import SEGMENTATION
+from tasklab.core.source_options import TexturedShapesOptions
+from tasklab.data.base import Dataset
+
+logger = logging.getLogger(__name__)
 
 CLASS_NAMES = ("background", "disc", "box", "triangle")
+DEFAULT_CACHE = Path("~/.cache/tasklab/textured_shapes")
 GENERATOR_VERSION = 1  # Bump when the scenes made from the same parameters change.
 TEXTURES = ("stripes", "checks", "speckle")
 
@@ -201,3 +209,35 @@ def cached_scenes(spec: SceneSpec, cache_dir: Path) -> tuple[Path, bool]:
     if (folder / "scenes.json").is_file():
         return folder, False
     return write_scenes(spec, folder), True
+
+
+def scene_spec(options: TexturedShapesOptions) -> SceneSpec:
+    """The scenes the `data.scenes` section asks for."""
+    return SceneSpec(
+        scenes=options.scenes,
+        size=options.size,
+        max_objects=options.max_objects,
+        clutter=options.clutter,
+        seed=options.seed,
+    )
+
+
+def load_textured_shapes(uri: str, config: DataConfig, seed: int) -> Dataset:
+    """`builtin:textured_shapes`: the scenes of `data.scenes`, generated on first use.
+
+    Args:
+        uri: the dataset URI, for messages.
+        config: the data section (`scenes`, fractions).
+        seed: seeds the split (the scenes have their own seed, `data.scenes.seed`).
+
+    Returns:
+        The dataset, read from the cached folder as a segmentation folder is.
+    """
+    from tasklab.data.segmentation import load_segmentation_folder
+
+    spec = scene_spec(config.scenes)
+    cache = Path(config.scenes.cache_dir or DEFAULT_CACHE)
+    if not (cache.expanduser() / spec.cache_key() / "scenes.json").is_file():
+        logger.info("Drawing %d textured-shape scenes into %s (once)", spec.scenes, cache)
+    folder, _ = cached_scenes(spec, cache)
+    return load_segmentation_folder(uri, str(folder), config, seed, SEGMENTATION)

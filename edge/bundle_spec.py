@@ -161,14 +161,15 @@ def example_shape(described: Mapping[str, Any], where: str) -> tuple[int, ...] |
 
 
 def check_matches_model(
-    spec: Mapping[str, Any], example: tuple[int, ...], outputs: int, where: str
+    spec: Mapping[str, Any], example: tuple[int, ...], output: tuple[int, ...], where: str
 ) -> None:
     """Checks the described input and classes against the model's own tensors.
 
     Args:
         spec: the checked spec.
         example: the model's input shape for one example.
-        outputs: the model's output values per example.
+        output: the model's output shape for one example (its last axis holds
+            the class scores of a per-class output).
         where: names the spec file.
 
     Raises:
@@ -181,9 +182,10 @@ def check_matches_model(
             f"{list(example)}: the file does not belong to this model. {_REEXPORT}"
         )
     per_class = spec["output"]["kind"] in PER_CLASS_OUTPUTS
-    if per_class and len(spec["class_names"]) != outputs:
+    scores = output[-1] if output else 1
+    if per_class and len(spec["class_names"]) != scores:
         raise EdgeInputError(
-            f"{where} names {len(spec['class_names'])} classes, but the model outputs {outputs} "
+            f"{where} names {len(spec['class_names'])} classes, but the model outputs {scores} "
             f"scores: the file does not belong to this model. {_REEXPORT}"
         )
 

@@ -45,9 +45,9 @@ class LiteRTModel:
         return tuple(int(d) for d in self._input["shape"][1:])
 
     @property
-    def output_size(self) -> int:
-        """Values per example in the output (classes, or 1 for regression)."""
-        return int(np.prod(self._output["shape"][1:]))
+    def output_shape(self) -> tuple[int, ...]:
+        """The shape of one example's output (`(classes,)`, `(1,)`, `(height, width, classes)`)."""
+        return tuple(int(d) for d in self._output["shape"][1:])
 
     @property
     def input_dtype(self) -> np.dtype:

@@ -10,7 +10,10 @@ the reference a port to another language is checked against. Image inputs
 are image files; tabular inputs are CSV files with a header (one prediction
 per row; the target column may be present and is ignored); text inputs are
 text files (one text per file, UTF-8) or `--text` strings, tokenized in plain
-Python exactly as the training pipeline's `TextVectorization`.
+Python exactly as the training pipeline's `TextVectorization`. A segmentation
+bundle writes each image's mask and overlay (`mask_files`) into `--output-dir`:
+
+    python -m tasklab.edge runs/textured_shapes-.../export scene.png --output-dir masks
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from .edge_inputs import (
 )
 from .image_io import IMAGE_SUFFIXES
 from .litert import LiteRTModel
+from .mask_files import unique_stems, write_mask_files
 from .outputs import OUTPUT_READERS
 from .text_tokens import TextTokenizer
 
@@ -77,7 +81,7 @@ class EdgeBundle:
                 f"{model_file} is not a model the LiteRT runtime can load ({reason}). Export "
                 "the run again (`tasklab export RUN_DIR`)."
             ) from None
-        check_matches_model(self.spec, self.model.example_shape, self.model.output_size, spec_file)
+        check_matches_model(self.spec, self.model.example_shape, self.model.output_shape, spec_file)
         self.tokenizer = TextTokenizer(self.spec["input"]) if self.kind == "text" else None
 
     @property
@@ -164,6 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", help="the variant to run (default: the bundle's default)")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("."),
+        help="where a segmentation model's NAME.mask.png and NAME.overlay.png go "
+        "(default: the current directory)",
+    )
     args = parser.parse_args(argv)
     try:
         bundle = EdgeBundle(args.bundle, args.variant, args.threads)
@@ -186,14 +197,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: nothing to predict: give input files (or --text).", file=sys.stderr)
         return 2
     predictions = bundle.predict(np.stack([model_input for _, model_input in named]))
+    if bundle.spec["output"]["kind"] == "pixel_probabilities":
+        try:
+            write_masks(named, predictions, len(bundle.spec["class_names"]), args.output_dir)
+        except OSError as error:
+            print(
+                f"error: cannot write the masks into '{args.output_dir}' "
+                f"({error.strerror or error}). Pass a writable --output-dir.",
+                file=sys.stderr,
+            )
+            return 2
     for (name, _), prediction in zip(named, predictions, strict=True):
         if args.json:
             print(json.dumps({"input": name, "variant": bundle.variant, **prediction}))
+        elif "mask_file" in prediction:
+            classes = ", ".join(f"{c} {share:.1%}" for c, share in prediction["classes"].items())
+            print(f"{name}\t{prediction['mask_file']}\t{classes}")
         elif "label" in prediction:
             print(f"{name}\t{prediction['label']}\t{prediction['score']:.4f}")
         else:
             print(f"{name}\t{prediction['value']:.6g}")
     return 0
+
+
+def write_masks(
+    named: list[tuple[str, np.ndarray]],
+    predictions: list[dict[str, Any]],
+    classes: int,
+    folder: Path,
+) -> None:
+    """Writes each image's mask and overlay files; each prediction then names them
+    (`mask_file`, `overlay_file`) instead of holding the mask array."""
+    sources = [Path(name) for name, _ in named]
+    for source, stem, prediction in zip(sources, unique_stems(sources), predictions, strict=True):
+        mask_path, overlay_path = write_mask_files(
+            source, prediction.pop("mask"), classes, folder, stem
+        )
+        prediction["mask_file"], prediction["overlay_file"] = str(mask_path), str(overlay_path)
 
 
 def _prog() -> str:

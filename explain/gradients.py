@@ -132,7 +132,7 @@ def model_outputs(
 @register_explainer(
     "gradient",
     "keras",
-    {"pixels", "features", "spectrogram"},
+    {"pixels", "pixel_regions", "features", "spectrogram"},
     "vanilla gradient of the target output",
     signed=False,
 )
@@ -148,7 +148,7 @@ def vanilla_gradient(
 @register_explainer(
     "smoothgrad",
     "keras",
-    {"pixels", "features", "spectrogram"},
+    {"pixels", "pixel_regions", "features", "spectrogram"},
     "gradients averaged over noisy copies",
     signed=False,
 )
@@ -170,7 +170,7 @@ def smoothgrad(
 @register_explainer(
     "integrated_gradients",
     "keras",
-    {"pixels", "features", "spectrogram"},
+    {"pixels", "pixel_regions", "features", "spectrogram"},
     "path integral of gradients from a reference input",
     sums_to="completeness",
 )
@@ -302,7 +302,7 @@ def completeness_error(attributions: Attributions) -> np.ndarray:
 @register_explainer(
     "grad_cam",
     "keras",
-    {"pixels", "spectrogram"},
+    {"pixels", "pixel_regions", "spectrogram"},
     "class activation map of the last convolutional layer",
 )
 def grad_cam(

@@ -3,6 +3,8 @@
 The explain stage asks the task's layout instead of switching on the space:
 
     pixels       overlays of each method's map on the images (correct, then misclassified)
+    pixel_regions  the worst and the best segmented images: true and predicted masks, and each
+                 method's map of the explained region
     spectrogram  the same overlays, on the log-mel spectrograms the model was explained over
     features     global importance per input column of both models, with their rank
                  agreement; importance bars and a beeswarm per method
@@ -118,7 +120,36 @@ class TokenLayout(Layout):
         return {"highlights": text_highlights(attributions, examples, task, dataset)}
 
 
+class RegionLayout(Layout):
+    """Segmented images: the worst and the best by IoU, each with its masks and every map."""
+
+    channels_last = True
+
+    def summary(self, attributions, examples, task, dataset):
+        ious = example_ious(examples, task)
+        return {"example_ious": tuple(round(float(iou), 4) for iou in ious)}
+
+    def figures(self, result, attributions, examples, task, dataset, subject_inputs):
+        ious = example_ious(examples, task)
+        order = np.argsort(ious, kind="stable")
+        half = len(order) - len(order) // 2
+        return {
+            f"overlays_{label}": plots.region_overlays_png(
+                examples, chosen[:MAX_SHOWN], attributions, task.spec.class_names, ious
+            )
+            for label, chosen in (("worst", order[:half]), ("best", order[half:][::-1]))
+        }
+
+
+def example_ious(examples: Examples, task: Task) -> np.ndarray:
+    """Each explained image's IoU (its classes' mean), as the problem's paired test counts it."""
+    classes = len(task.spec.class_names)
+    one_hot = np.eye(classes, dtype=np.float32)[np.asarray(examples.predicted)]
+    return np.nan_to_num(task.problem.image_ious(np.asarray(examples.labels), one_hot), nan=1.0)
+
+
 LAYOUTS.register("pixels")(ImageLayout())
+LAYOUTS.register("pixel_regions")(RegionLayout())
 LAYOUTS.register("spectrogram")(SpectrogramLayout())
 LAYOUTS.register("features")(ColumnLayout())
 LAYOUTS.register("tokens")(TokenLayout())

@@ -77,6 +77,68 @@ def overlays_png(
     return figure_png(figure)
 
 
+def region_overlays_png(
+    examples,
+    shown: np.ndarray,
+    attributions: Mapping[str, Attributions],
+    class_names: Sequence[str],
+    ious: np.ndarray,
+) -> bytes | None:
+    """One row per shown image: the image, its true mask, the predicted mask, each method's map.
+
+    The maps are drawn as in `overlays_png`, with the explained region (the
+    pixels predicted as the target class) outlined in white.
+
+    Args:
+        examples: the explained `Examples` (images 0..255, masks as labels and predictions).
+        shown: indices into the examples to draw.
+        attributions: method -> its attributions of every example.
+        class_names: names of the classes (colours as the edge runner's overlays).
+        ious: each example's IoU, shown over its prediction.
+
+    Returns:
+        PNG bytes, or None when no image is shown.
+    """
+    from tasklab.edge.outputs import class_palette
+
+    if len(shown) == 0:
+        return None
+    palette = class_palette(len(class_names)) / 255.0
+    methods = list(attributions)
+    columns = len(methods) + 3
+    figure, axes = plt.subplots(
+        len(shown), columns, figsize=(1.9 * columns, 1.9 * len(shown) + 0.4), squeeze=False
+    )
+    for row, index in enumerate(shown):
+        image, target = examples.inputs[index], int(examples.targets[index])
+        truth, predicted = np.asarray(examples.labels[index]), np.asarray(examples.predicted[index])
+        _draw_image(axes[row, 0], image)
+        axes[row, 1].imshow(palette[np.where(truth < len(class_names), truth, 0)])
+        axes[row, 2].imshow(palette[predicted])
+        axes[row, 2].set_title(f"IoU {ious[index]:.2f}", fontsize=8)
+        region = predicted == target
+        for column, name in enumerate(methods, start=3):
+            values = attributions[name].values[index : index + 1]
+            heat = importance_map(values, signed=False, channels_last=True).reshape(region.shape)
+            scale = np.percentile(heat, 99) or heat.max() or 1.0
+            _draw_image(axes[row, column], image, np.clip(heat / scale, 0, 1))
+            if region.any() and not region.all():
+                axes[row, column].contour(region, levels=[0.5], colors="white", linewidths=0.7)
+            # Each row's region may be another class: named on every row, the method on the first.
+            region_name = f"{plot_label(class_names[target], 12)} region"
+            axes[row, column].set_title(
+                f"{name}\n{region_name}" if row == 0 else region_name, fontsize=8
+            )
+        if row == 0:
+            axes[row, 0].set_title("image", fontsize=8)
+            axes[row, 1].set_title("true mask", fontsize=8)
+            axes[row, 2].set_title(f"predicted, IoU {ious[index]:.2f}", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    return figure_png(figure)
+
+
 def _draw_image(axis, image: np.ndarray, heat: np.ndarray | None = None) -> None:
     """Draws an image (0..255 pixels), and a 0..1 heat map over it when given."""
     image = _displayable(image)

@@ -83,7 +83,7 @@ class ExplainResult(Record):
     Attributes:
         task: the run's task.
         explain_input: the space the model is explained over (`pixels`,
-            `spectrogram`, `features`, `tokens`).
+            `pixel_regions`, `spectrogram`, `features`, `tokens`).
         examples: the explained test examples.
         methods: one entry per method, in the order they ran.
         plots: figure name -> its PNG's path in the run directory.
@@ -91,6 +91,8 @@ class ExplainResult(Record):
             net-versus-trees rank agreement (None for other inputs).
         highlights: texts: a few examples with each method's weight per
             word or character (None for other inputs).
+        example_ious: segmentation: each explained image's IoU, in the
+            examples' order (None for other inputs).
     """
 
     task: str
@@ -100,6 +102,7 @@ class ExplainResult(Record):
     plots: dict[str, str] = dataclasses.field(default_factory=dict)
     importance: dict[str, Any] | None = None
     highlights: list[dict[str, Any]] | None = None
+    example_ious: tuple[float, ...] | None = None
 
     def outcomes(self) -> dict[str, list[str]]:
         """Method names under `passed`, `failed` and `skipped`, each in the stage's order."""

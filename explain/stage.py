@@ -76,6 +76,8 @@ class Subject:
         randomize: returns the randomized copy and a sentence saying how.
         fill: what a deleted feature becomes.
         channels_last: attributions of a pixel's channels are summed.
+        targets: the output explained per example, in the model's outputs.
+        gradcam_layer: the layer Grad-CAM reads unless `explain.gradcam_layer` names one.
     """
 
     kind: str
@@ -85,6 +87,8 @@ class Subject:
     randomize: Callable[[], tuple[Any, str]]
     fill: np.ndarray
     channels_last: bool
+    targets: np.ndarray
+    gradcam_layer: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +171,11 @@ def run(context: StageContext, settings: ExplainConfig) -> ExplainResult:
         if subject.kind == "keras":
             # Integrated Gradients starts where deletion fills: the task's "absent" input,
             # in the space the subject is explained over (a silent clip's spectrogram).
-            options = dataclasses.replace(options, reference=subject.fill)
+            options = dataclasses.replace(
+                options,
+                reference=subject.fill,
+                gradcam_layer=settings.gradcam_layer or subject.gradcam_layer,
+            )
         logger.info("Explain: %s (%s model)", name, spec.model)
         try:
             entry, values = explain_with_checks(name, spec, subject, examples, options, settings)
@@ -244,7 +252,7 @@ def choose_examples(
     if outputs is None:
         batches = make_input(test, task, settings.batch_size, training=False, seed=seed)
         outputs = model.predict(batches, verbose=0)
-    labels = np.asarray(test.labels)
+    labels = np.asarray(task.split_labels(test))
     rows = task.problem.examples_to_explain(labels, outputs, count, np.random.default_rng(seed))
     explained = task.problem.explained(outputs[rows])
     return Examples(
@@ -272,13 +280,13 @@ def explain_with_checks(
     Returns:
         The method's `explain.json` entry and its attributions.
     """
-    attributions = spec.explain(subject.model, subject.inputs, examples.targets, options)
+    attributions = spec.explain(subject.model, subject.inputs, subject.targets, options)
     checks = additivity_checks(spec, subject, attributions, examples, settings)
     importances = importance_map(attributions.values, spec.signed, subject.channels_last)
     randomized, how = subject.randomize()
     # Says what a second round of the method's progress lines is.
     logger.info("Explain: %s of the randomized model (for the randomization check)", name)
-    random_attributions = spec.explain(randomized, subject.inputs, examples.targets, options)
+    random_attributions = spec.explain(randomized, subject.inputs, subject.targets, options)
     random_importances = importance_map(
         random_attributions.values, spec.signed, subject.channels_last
     )
@@ -406,10 +414,11 @@ def keras_subject(run: ExplainedRun) -> Subject:
     task, config, examples = run.task, run.config, run.examples
     explained = task.explanation_subject(run.model, examples.inputs)
     model = explained.model
+    targets = examples.targets if explained.targets is None else explained.targets
 
     def score(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
         outputs = predict(model, rows, max(256, config.explain.batch_size))
-        return explained_outputs(outputs, examples.targets[index])
+        return explained_outputs(outputs, targets[index])
 
     def randomize() -> tuple[keras.Model, str]:
         keras.utils.set_random_seed(config.seed + 1)
@@ -423,6 +432,8 @@ def keras_subject(run: ExplainedRun) -> Subject:
         randomize=randomize,
         fill=explained.fill,
         channels_last=layout_for(task).channels_last,
+        targets=targets,
+        gradcam_layer=explained.gradcam_layer,
     )
 
 
@@ -471,6 +482,7 @@ def xgboost_subject(run: ExplainedRun) -> Subject | str:
         # A deleted column is missing: XGBoost routes missing values natively.
         fill=np.full(frame.shape[1], np.nan, dtype=object),
         channels_last=False,
+        targets=examples.targets,
     )
 
 

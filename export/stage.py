@@ -96,7 +96,8 @@ def run(context: StageContext, settings: ExportConfig) -> ExportResult:
     export_config = config.export
     test_inputs = split_inputs(dataset.test, task, config.train.batch_size, config.seed)
     keras_outputs = model.predict(test_inputs, batch_size=config.train.batch_size, verbose=0)
-    keras_evaluation = task.evaluate(dataset.test.labels, keras_outputs, config.seed)
+    test_labels = task.split_labels(dataset.test)
+    keras_evaluation = task.evaluate(test_labels, keras_outputs, config.seed)
     representative = sample_inputs(
         dataset.train,
         task,
@@ -122,7 +123,7 @@ def run(context: StageContext, settings: ExportConfig) -> ExportResult:
         staging=staging,
         config=export_config,
         task=task,
-        labels=dataset.test.labels,
+        labels=test_labels,
         test_inputs=test_inputs,
         keras_outputs=keras_outputs,
         keras_evaluation=keras_evaluation,

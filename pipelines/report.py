@@ -126,6 +126,7 @@ def _render(run_dir: Path, manifest: dict, stages: StageResults) -> tuple[str, d
         if metrics.confusion_matrix
         else None,
         "comparison": comparison_png(comparison) if comparison and comparison.test else None,
+        "filter_importance": filter_importance_png(comparison) if comparison else None,
     }
     plots = {name: png for name, png in plots.items() if png is not None}
     config_yaml, hidden_sections = used_config(
@@ -200,7 +201,7 @@ def used_config(config_yaml: str, data_kind: str | None) -> tuple[str, list[str]
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict):
         return config_yaml, []
-    hidden = [name for name in data if DATA_SECTION_KINDS.get(name, data_kind) != data_kind]
+    hidden = [name for name in data if data_kind not in DATA_SECTION_KINDS.get(name, (data_kind,))]
     if not hidden:
         return config_yaml, []
     config["data"] = {key: value for key, value in data.items() if key not in hidden}
@@ -379,5 +380,27 @@ def comparison_png(comparison: ComparisonResult) -> bytes:
     axis.scatter(values, rows, color=colors, zorder=3)
     axis.set_yticks(rows, [m.label for m in models])
     axis.set_xlabel(f"held-out {metric} (95% bootstrap interval)")
+    axis.grid(axis="x", alpha=0.3)
+    return figure_png(figure)
+
+
+FILTERS_SHOWN = 15  # Filter responses in the pixel baseline's importance bars.
+
+
+def filter_importance_png(comparison: ComparisonResult) -> bytes | None:
+    """The top filter responses of the first baseline that reports their importance.
+
+    Returns:
+        PNG bytes, or None when no baseline reports filter importances.
+    """
+    entry = next((m for m in comparison.models if m.importances), None)
+    if entry is None:
+        return None
+    ranked = sorted(entry.importances.items(), key=lambda item: -item[1])[:FILTERS_SHOWN]
+    names, shares = [name for name, _ in ranked][::-1], [share for _, share in ranked][::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.28 * len(names) + 1.0))
+    axis.barh(np.arange(len(names)), shares, color="tab:blue")
+    axis.set_yticks(np.arange(len(names)), [plot_label(name, 40) for name in names], fontsize=8)
+    axis.set_xlabel(f"share of {entry.label}'s importance")
     axis.grid(axis="x", alpha=0.3)
     return figure_png(figure)

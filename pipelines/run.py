@@ -253,7 +253,7 @@ def _run_stages(
             dataset.test, task, config.train.batch_size, training=False, seed=config.seed
         )
         outputs = model.predict(test_input, verbose=0)
-        evaluation = task.evaluate(dataset.test.labels, outputs, config.seed)
+        evaluation = task.evaluate(task.split_labels(dataset.test), outputs, config.seed)
     metrics = build_metrics(
         config, dataset, strategy_info, trained, evaluation, precision, model.count_params()
     )

@@ -20,7 +20,13 @@ __all__ = [
     "get_task",
     "register_task",
 ]
-_TASK_MODULES = ("image_classification", "keyword_spotting", "tabular", "text_classification")
+_TASK_MODULES = (
+    "image_classification",
+    "keyword_spotting",
+    "semantic_segmentation",
+    "tabular",
+    "text_classification",
+)
 
 
 def __getattr__(name: str) -> Any:

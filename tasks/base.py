@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from tasklab.core.config import ConfigError, ModelConfig
@@ -62,11 +61,18 @@ class ExplanationSubject:
         inputs: the explained examples in that model's input space.
         fill: the input that carries no information in that space: Integrated
             Gradients starts from it and the deletion check fills with it.
+        targets: the output each example's explanation is about, when the
+            subject's outputs are not the model's (default: the problem's
+            `Explained.targets`, the predicted class).
+        gradcam_layer: the layer Grad-CAM reads when `explain.gradcam_layer`
+            names none (default: the last convolution at the top level).
     """
 
     model: keras.Model
     inputs: np.ndarray
     fill: np.ndarray
+    targets: np.ndarray | None = None
+    gradcam_layer: str | None = None
 
 
 TASKS: Registry[type[Task]] = Registry("task")
@@ -160,8 +166,17 @@ class Task(abc.ABC):
         return x, y
 
     @abc.abstractmethod
-    def baseline_features(self, split: Split) -> pd.DataFrame:
-        """The split as a 2-D feature table for classical baselines (rows in label order)."""
+    def baseline_features(self, split: Split) -> Any:
+        """The split as classical baselines take it, rows in label order: a 2-D feature
+        table (`pd.DataFrame`), or what the problem's estimators read (images)."""
+
+    def split_labels(self, split: Split) -> np.ndarray:
+        """The split's labels as the model's outputs are shaped (the stored labels by default).
+
+        A task whose labels have a size (masks) brings them to its model's
+        size here, so every evaluation compares like with like.
+        """
+        return split.labels
 
     @abc.abstractmethod
     def edge_input(self) -> dict[str, Any]:

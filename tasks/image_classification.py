@@ -67,6 +67,33 @@ def augmentation_layers(options: ImageModelOptions) -> list[layers.Layer]:
     return augment
 
 
+def image_edge_input(spec: DataSpec, height: int, width: int) -> dict[str, Any]:
+    """How a device turns an image file into a model input of `height` x `width` pixels.
+
+    The conversion's settings (alpha handling, background, luma weights,
+    16-bit scaling) are the dataset's `ImageSchema`; data without one
+    (arrays, tfds) gets the defaults, which leave 8-bit opaque images as they are.
+
+    Returns:
+        The `input` section of `preprocessing.json` (read by `tasklab.edge.edge_inputs`).
+    """
+    schema = spec.schema if isinstance(spec.schema, ImageSchema) else ImageSchema()
+    channels = int(spec.example_shape[-1])
+    return {
+        "kind": "image",
+        "height": height,
+        "width": width,
+        "channels": channels,
+        "color": COLORS[channels],
+        "formats": "PNG (1- to 16-bit), JPEG, GIF (first frame), BMP (8-, 24-, 32-bit)",
+        **schema.to_json(),
+        "conversion": CONVERSION,
+        "value_range": [0.0, 255.0],
+        "resize": "bilinear",
+        "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",
+    }
+
+
 def build_small_cnn(options: SmallCNNOptions, spec: DataSpec) -> keras.Model:
     """A VGG-style CNN sized to the input: blocks of two 3x3 conv + BN + ReLU, then max-pool.
 
@@ -167,28 +194,8 @@ class ImageClassification(ClassificationTask):
         return image, tf.cast(y, tf.int32)
 
     def edge_input(self) -> dict[str, Any]:
-        """An image file, decoded and converted as in training, resized bilinearly.
-
-        The conversion's settings (alpha handling, background, luma weights,
-        16-bit scaling) are the dataset's `ImageSchema`; data without one
-        (arrays, tfds) gets the defaults, which leave 8-bit opaque images as they are.
-        """
-        height, width = self.input_size()
-        schema = self.spec.schema if isinstance(self.spec.schema, ImageSchema) else ImageSchema()
-        channels = int(self.spec.example_shape[-1])
-        return {
-            "kind": "image",
-            "height": height,
-            "width": width,
-            "channels": channels,
-            "color": COLORS[channels],
-            "formats": "PNG (1- to 16-bit), JPEG, GIF (first frame), BMP (8-, 24-, 32-bit)",
-            **schema.to_json(),
-            "conversion": CONVERSION,
-            "value_range": [0.0, 255.0],
-            "resize": "bilinear",
-            "scaling": "none: feed pixel values 0..255 as float32; the model rescales them",
-        }
+        """An image file, decoded and converted as in training, resized bilinearly."""
+        return image_edge_input(self.spec, *self.input_size())
 
     def input_convention(self, inputs: np.ndarray) -> dict[str, Any]:
         """Whether the images are light on dark or dark on light, read off their borders.

@@ -32,11 +32,10 @@ SEGMENTATION_MODELS: Registry[ModelSpec] = Registry("semantic_segmentation model
 LOW_LEVEL_STRIDE, HIGH_LEVEL_STRIDE = 4, 16  # The DeepLabV3+ decoder's two feature maps.
 
 
-def segmentation_size(
-    options: SegmentationModelOptions, spec: DataSpec, multiple: int
-) -> tuple[int, int]:
+def segmentation_size(options: SegmentationModelOptions, spec: DataSpec) -> tuple[int, int]:
     """The input `(height, width)`: configured or native, at least the model's minimum,
-    rounded up to a multiple of `multiple` (the model's total downsampling)."""
+    rounded up to a multiple of `options.size_multiple` (the model's total downsampling)."""
+    multiple = options.size_multiple
     height, width = options.image_size or spec.example_shape[:2]
     if height is None or width is None:
         raise ConfigError(
@@ -69,7 +68,7 @@ def pixel_classifier(x: keras.KerasTensor, spec: DataSpec, dropout: float) -> ke
 
 def build_unet(options: UNetOptions, spec: DataSpec) -> keras.Model:
     """A U-Net: `depth` levels of conv blocks and 2x2 max-pooling, then back up with skips."""
-    height, width = segmentation_size(options, spec, 2**options.depth)
+    height, width = segmentation_size(options, spec)
     inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     skips = []
@@ -93,7 +92,7 @@ def build_deeplab(options: DeepLabOptions, spec: DataSpec) -> keras.Model:
             f"{spec.example_shape[-1]} channels (alpha kept by data.image.alpha: channel). "
             "Use model.name: unet, or data.image.alpha: composite."
         )
-    height, width = segmentation_size(options, spec, HIGH_LEVEL_STRIDE * 2)
+    height, width = segmentation_size(options, spec)
     inputs = keras.Input(shape=(height, width, spec.example_shape[-1]), name="image")
     x = inputs
     if spec.example_shape[-1] == 1:

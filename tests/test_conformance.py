@@ -56,14 +56,25 @@ def _tiny_clips(rng: np.random.Generator):
     return spec, x, np.arange(12) % 3
 
 
+def _tiny_scenes(rng: np.random.Generator):
+    # Masks with a few unlabelled pixels (255), as VOC marks object borders.
+    spec = DataSpec(kind="segmentation", class_names=("bg", "a", "b"), example_shape=(16, 16, 3))
+    x = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    masks = rng.integers(0, 3, size=(12, 16, 16)).astype(np.uint8)
+    masks[:, 0, :4] = 255
+    return spec, x, masks
+
+
 TINY_DATA = {
     "image_classification": _tiny_images,
     "tabular_classification": lambda rng: _tiny_table(rng, regression=False),
     "tabular_regression": lambda rng: _tiny_table(rng, regression=True),
     "text_classification": _tiny_texts,
     "keyword_spotting": _tiny_clips,
+    "semantic_segmentation": _tiny_scenes,
 }
 
+EDGE_INPUT_KINDS = {"segmentation": "image"}
 TASK_MODELS = [(task, model) for task in TASKS.names() for model in get_task(task).models.names()]
 
 
@@ -96,9 +107,12 @@ def test_task_conformance(task_name, model_name, tmp_path):
         assert np.isfinite(history.history["loss"][0])
 
     outputs = model.predict(x, verbose=0)
+    per_pixel = task.problem.output_kind == "pixel_probabilities"
     if task.problem.has_classes:
-        assert outputs.shape == (len(x), spec.num_classes)
-        np.testing.assert_allclose(outputs.sum(axis=1), 1.0, atol=1e-5)
+        # One probability per class: per example, or per pixel at the input's size.
+        where = x.shape[1:3] if per_pixel else ()
+        assert outputs.shape == (len(x), *where, spec.num_classes)
+        np.testing.assert_allclose(outputs.sum(axis=-1), 1.0, atol=1e-5)
     else:
         assert outputs.shape == (len(x), 1)
 
@@ -107,7 +121,8 @@ def test_task_conformance(task_name, model_name, tmp_path):
     restored = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(restored.predict(x, verbose=0), outputs, rtol=1e-5, atol=1e-5)
 
-    evaluation = task.evaluate(y, outputs, seed=0)
+    # Masks are compared at the model's size (the task resizes them as it resizes images).
+    evaluation = task.evaluate(labels if per_pixel else y, outputs, seed=0)
     assert evaluation.primary in evaluation.metrics and evaluation.primary in evaluation.intervals
 
     # Every model must reach a device: builtin LiteRT ops only, same outputs.
@@ -115,7 +130,9 @@ def test_task_conformance(task_name, model_name, tmp_path):
     assert check_builtin_ops(content, "float32", allow_flex=False)
     np.testing.assert_allclose(LiteRTModel(content).predict(x), outputs, rtol=1e-4, atol=1e-4)
     described = task.edge_input()
-    assert described["kind"] == spec.kind and json.loads(json.dumps(described)) == described
+    # A device reads what the data is made of: a segmentation model's input is an image file.
+    assert described["kind"] == EDGE_INPUT_KINDS.get(spec.kind, spec.kind)
+    assert json.loads(json.dumps(described)) == described
 
 
 @pytest.mark.parametrize(("task_name", "model_name"), TASK_MODELS)

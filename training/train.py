@@ -184,7 +184,7 @@ def sample_rows(split: Split, problem: Problem, size: int, seed: int) -> np.ndar
     if size >= len(labels):
         return indices
     stratify = problem.strata(labels)
-    if stratify is not None and np.bincount(labels).min() < 2:
+    if stratify is not None and np.bincount(stratify).min() < 2:
         stratify = None  # A class with one example cannot be stratified; sample at random.
     chosen, _ = train_test_split(indices, train_size=size, stratify=stratify, random_state=seed)
     return np.sort(chosen)

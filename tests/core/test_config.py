@@ -242,3 +242,16 @@ def test_a_field_constraint_is_declared_not_coded():
             if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__:
                 assert issubclass(cls, Section), cls
     assert inspect.getsource(sections).count("def __post_init__") == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("data.scenes.scenes=5", r"data\.scenes\.scenes must be >= 12\. Received: 5"),
+        ("data.scenes.size=8", r"data\.scenes\.size must be between 16 and 1024\. Received: 8"),
+        ("data.scenes.colour=2", r"data\.scenes.*colour"),
+    ],
+)
+def test_builtin_scene_settings_are_checked_when_the_config_is_read(setting, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO / "configs" / "textured_shapes.yaml", [setting])

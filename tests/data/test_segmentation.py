@@ -123,3 +123,42 @@ def test_small_strata_are_pooled_so_every_image_can_be_split():
     train, val, test = stratified_parts(strata, (0.2, 0.2), 0, ("a", "b", "c", "d"))
     assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(30))
     assert all(np.isin([22, 23, 24, 25, 26, 27, 28, 29], part).any() for part in (train, val, test))
+
+
+def test_a_segmentation_folder_loads_through_load_dataset_for_a_segmentation_task(scenes_folder):
+    from tasklab.data import load_dataset
+
+    config = DataConfig(uri=f"folder:{scenes_folder}")
+    dataset = load_dataset(config, 0, SEGMENTATION, "segmentation")
+    assert dataset.spec.kind == "segmentation" and len(dataset.test.labels.shape) == 3
+
+
+def test_the_builtin_scenes_are_drawn_once_then_read_from_the_cache(tmp_path, caplog):
+    import logging
+
+    from tasklab.core.config import parse_config
+    from tasklab.data import load_dataset
+
+    def data(scenes):
+        settings = {"scenes": scenes, "size": 32, "cache_dir": str(tmp_path / "cache")}
+        raw = {"name": "s", "task": "semantic_segmentation", "data": {"uri": "builtin:textured_shapes", "scenes": settings}}
+        return parse_config(raw).data
+
+    with caplog.at_level(logging.INFO, logger="tasklab.data.textured_shapes"):
+        first = load_dataset(data(24), 0, SEGMENTATION, "segmentation")
+    assert "Drawing 24 textured-shape scenes" in caplog.text
+    assert first.spec.example_shape == (32, 32, 3) and sum(first.split_sizes().values()) == 24
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tasklab.data.textured_shapes"):
+        again = load_dataset(data(24), 0, SEGMENTATION, "segmentation")
+    assert "Drawing" not in caplog.text and again.fingerprint == first.fingerprint
+    # Another count is other scenes in the cache, its first ones the same.
+    assert load_dataset(data(30), 0, SEGMENTATION, "segmentation").fingerprint != first.fingerprint
+
+
+def test_builtin_scenes_refuse_a_classification_task():
+    from tasklab.core.config import ConfigError, DataConfig
+    from tasklab.data import load_dataset
+
+    with pytest.raises(ConfigError, match="segmentation dataset, but the task does classification"):
+        load_dataset(DataConfig(uri="builtin:textured_shapes"), 0, "classification", "image")

@@ -371,11 +371,11 @@ def test_resolved_config_shows_only_the_sections_of_the_runs_kind_of_data(tmp_pa
     config = load_config(REPO / "configs" / "digits.yaml")
     full = dump_config(config)
     shown, hidden = used_config(full, "image")
-    assert set(hidden) == {"data.tokenizer", "data.audio", "data.synthesis"}
+    assert set(hidden) == {"data.tokenizer", "data.audio", "data.synthesis", "data.scenes"}
     data = yaml.safe_load(full)["data"]
     kept = {key: value for key, value in data.items() if f"data.{key}" not in hidden}
     assert yaml.safe_load(shown)["data"] == kept and "uri" in kept
-    assert set(data) - set(kept) == {"tokenizer", "audio", "synthesis"}
+    assert set(data) - set(kept) == {"tokenizer", "audio", "synthesis", "scenes"}
     assert "data.tokenizer" in used_config(full, "audio")[1]
     assert "data.audio" not in used_config(full, "audio")[1]
     assert "data.audio" in used_config(full, "text")[1]
@@ -390,3 +390,11 @@ def test_resolved_config_shows_only_the_sections_of_the_runs_kind_of_data(tmp_pa
     assert "sample_rate" not in config_block and "sequence_length" not in config_block
     assert "Left out: data.tokenizer, data.audio, data.synthesis" in config_block
     assert "val_fraction: 0.15" in config_block
+
+
+def test_the_config_of_a_segmentation_run_shows_its_image_and_scene_sections():
+    full = dump_config(load_config(REPO / "configs" / "textured_shapes.yaml"))
+    _, hidden = used_config(full, "segmentation")
+    assert set(hidden) == {"data.tokenizer", "data.audio", "data.synthesis"}  # Images kept.
+    assert "data.scenes" in used_config(full, "image")[1]
+    assert "data.image" not in used_config(full, "image")[1]

@@ -75,8 +75,9 @@ def test_the_unet_beats_the_majority_class_on_held_out_scenes():
 def test_grayscale_images_and_other_sizes(name):
     gray = DataSpec(kind="segmentation", class_names=CLASS_NAMES, example_shape=(50, 70, 1))
     model = build(name, spec=gray)
-    multiple = 8 if name == "unet" else 32
-    assert model.input_shape[1:] == (*segmentation_size(SMALL[name], gray, multiple), 1)
+    multiple = SMALL[name].size_multiple
+    assert multiple == (8 if name == "unet" else 32)
+    assert model.input_shape[1:] == (*segmentation_size(SMALL[name], gray), 1)
     height, width = model.input_shape[1:3]
     assert height % multiple == 0 and width % multiple == 0 and height >= 50 and width >= 70
     assert model.output_shape[1:] == (height, width, len(CLASS_NAMES))
@@ -90,6 +91,6 @@ def test_deeplab_refuses_images_with_alpha_naming_the_fix():
 
 
 def test_the_input_size_rounds_up_to_the_models_downsampling():
-    assert segmentation_size(UNetOptions(depth=3), SPEC, 8) == (64, 64)
-    assert segmentation_size(UNetOptions(image_size=(50, 70)), SPEC, 8) == (56, 72)
-    assert segmentation_size(DeepLabOptions(image_size=(20, 20)), SPEC, 32) == (32, 32)
+    assert segmentation_size(UNetOptions(depth=3), SPEC) == (64, 64)
+    assert segmentation_size(UNetOptions(image_size=(50, 70)), SPEC) == (56, 72)
+    assert segmentation_size(DeepLabOptions(image_size=(20, 20)), SPEC) == (32, 32)
