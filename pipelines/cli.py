@@ -303,8 +303,17 @@ def _explain(args: argparse.Namespace) -> int:
 def _datasets(args: argparse.Namespace) -> int:
     from tasklab.core.catalog import BUILTINS  # No TensorFlow: the catalog only.
 
+    # Columns as wide as their longest entry: kinds and problems grow with the tasks.
+    width = {
+        "name": max(len(f"builtin:{name}") for name in BUILTINS),
+        "kind": max(len(entry.kind) for entry in BUILTINS.values()),
+        "problem": max(len(entry.problem) for entry in BUILTINS.values()),
+    }
     for name, entry in BUILTINS.items():
-        print(f"builtin:{name:<15} {entry.kind:<8} {entry.problem:<15} {entry.description}")
+        print(
+            f"{'builtin:' + name:<{width['name']}} {entry.kind:<{width['kind']}} "
+            f"{entry.problem:<{width['problem']}} {entry.description}"
+        )
     return 0
 
 

@@ -290,7 +290,7 @@ def test_tree_additivity_counts_relative_to_the_values_explained():
     )
 
     def check(scale):
-        subject = Subject("xgboost", None, None, None, None, np.zeros(2), False)
+        subject = Subject("xgboost", None, None, None, None, np.zeros(2), False, np.zeros(1))
         one = np.zeros(1)
         examples = Examples(one, one, one, one, one, one, output_scale=scale)
         spec = EXPLAINERS.get("tree_shap")
