@@ -141,8 +141,8 @@ def test_the_builtin_scenes_are_drawn_once_then_read_from_the_cache(tmp_path, ca
 
     def data(scenes):
         settings = {"scenes": scenes, "size": 32, "cache_dir": str(tmp_path / "cache")}
-        raw = {"name": "s", "task": "semantic_segmentation", "data": {"uri": "builtin:textured_shapes", "scenes": settings}}
-        return parse_config(raw).data
+        source = {"uri": "builtin:textured_shapes", "scenes": settings}
+        return parse_config({"name": "s", "task": "semantic_segmentation", "data": source}).data
 
     with caplog.at_level(logging.INFO, logger="tasklab.data.textured_shapes"):
         first = load_dataset(data(24), 0, SEGMENTATION, "segmentation")
