@@ -277,10 +277,14 @@ class SegmentationModelOptions(ImageModelOptions):
         flip: random horizontal flips while training (on by default: a scene
             mirrored is still a scene).
         dropout: dropout rate before the per-pixel classifier.
+        dice_loss: the weight of a soft Dice loss added to the cross-entropy
+            (0: cross-entropy alone). Dice weighs every class alike, whatever
+            its area, so it helps small objects on a large background.
     """
 
     flip: bool = True
     dropout: Dropout = 0.1
+    dice_loss: Annotated[float, Ge(0)] = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras import layers
 
 from tasklab.core.problems import SEGMENTATION
+from tasklab.core.segmentation_metrics import IGNORE
 from tasklab.data.base import Split
 from tasklab.tasks.base import ExplanationSubject, Task, register_task
 from tasklab.tasks.image_classification import image_edge_input
@@ -73,6 +74,49 @@ class RegionScores(layers.Layer):
         # The regions travel in the config so that `clone_model` (the randomization check)
         # rebuilds the layer; it is never saved to a file.
         return {**super().get_config(), "regions": self.regions.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="tasklab")
+class CrossEntropyDice(keras.losses.Loss):
+    """Per-pixel cross-entropy plus a weighted soft Dice loss, both skipping unlabelled pixels.
+
+    The Dice term is `1 - mean over classes of (2 |P.T| + 1) / (|P| + |T| + 1)`
+    per image (Milletari et al., 2016), P the predicted probabilities and T the
+    one-hot truth over the labelled pixels; the +1 keeps a class absent from
+    both at a Dice of 1.
+
+    Args:
+        classes: the number of classes.
+        dice_weight: the Dice term's weight.
+        ignore_class: the label of unlabelled pixels.
+    """
+
+    def __init__(self, classes: int, dice_weight: float, ignore_class: int = IGNORE, **kwargs):
+        kwargs.setdefault("name", "cross_entropy_dice")
+        super().__init__(**kwargs)
+        self.classes, self.dice_weight, self.ignore_class = classes, dice_weight, ignore_class
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, "int32")
+        labelled = keras.ops.cast(keras.ops.not_equal(y_true, self.ignore_class), y_pred.dtype)
+        safe = keras.ops.where(keras.ops.equal(y_true, self.ignore_class), 0, y_true)
+        pixels = keras.ops.maximum(keras.ops.sum(labelled, axis=(1, 2)), 1.0)
+        entropy = keras.losses.sparse_categorical_crossentropy(safe, y_pred) * labelled
+        cross_entropy = keras.ops.sum(entropy, axis=(1, 2)) / pixels
+        truth = keras.ops.one_hot(safe, self.classes, dtype=y_pred.dtype) * labelled[..., None]
+        predicted = y_pred * labelled[..., None]
+        overlap = keras.ops.sum(predicted * truth, axis=(1, 2))
+        sizes = keras.ops.sum(predicted, axis=(1, 2)) + keras.ops.sum(truth, axis=(1, 2))
+        dice = keras.ops.mean((2 * overlap + 1) / (sizes + 1), axis=-1)
+        return cross_entropy + self.dice_weight * (1 - dice)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "classes": self.classes,
+            "dice_weight": self.dice_weight,
+            "ignore_class": self.ignore_class,
+        }
 
 
 def region_subject(model: keras.Model, inputs: np.ndarray, fill: np.ndarray, layer: str | None):
@@ -129,6 +173,13 @@ class SemanticSegmentation(Task):
                 )
             )
         self._augmenter = keras.Sequential(augment, name="augmentation") if augment else None
+
+    def build_losses(self) -> keras.losses.Loss:
+        """Cross-entropy skipping unlabelled pixels, plus `model.dice_loss` times a soft Dice."""
+        weight = self.model_config.options.dice_loss
+        if weight == 0:
+            return super().build_losses()
+        return CrossEntropyDice(len(self.spec.class_names), weight)
 
     def input_size(self) -> tuple[int, int]:
         """The `(height, width)` images and masks are resized to (the model's input)."""

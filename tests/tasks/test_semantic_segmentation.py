@@ -138,3 +138,48 @@ def test_each_models_gradcam_layer_is_one_of_its_top_level_layers(name):
     subject = task.explanation_subject(task.build_model(), np.zeros((1, 32, 32, 3), np.float32))
     layer = subject.model.get_layer(GRADCAM_LAYERS[name])
     assert subject.gradcam_layer == GRADCAM_LAYERS[name] and len(layer.output.shape) == 4
+
+
+def test_the_dice_term_is_added_to_a_cross_entropy_that_skips_unlabelled_pixels():
+    from tasklab.tasks.semantic_segmentation import CrossEntropyDice
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, size=(2, 4, 4))
+    truth[0, 0] = IGNORE
+    predicted = rng.dirichlet(np.ones(3), size=(2, 4, 4)).astype(np.float32)
+    plain = keras.losses.SparseCategoricalCrossentropy(ignore_class=IGNORE)
+    alone = CrossEntropyDice(3, dice_weight=0.0)(truth, predicted)
+    # Per image over its labelled pixels, then over images: Keras' own ignore_class mean
+    # weighs pixels alike across the batch, so compare image by image.
+    for image in range(2):
+        expected = plain(truth[image : image + 1], predicted[image : image + 1])
+        got = CrossEntropyDice(3, 0.0)(truth[image : image + 1], predicted[image : image + 1])
+        assert float(got) == pytest.approx(float(expected), rel=1e-5)
+    labelled = truth != IGNORE
+    dice = []
+    for image in range(2):
+        scores = []
+        for c in range(3):
+            p = predicted[image, ..., c] * labelled[image]
+            t = (truth[image] == c) & labelled[image]
+            scores.append((2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1))
+        dice.append(1 - np.mean(scores))
+    with_dice = CrossEntropyDice(3, dice_weight=0.5)(truth, predicted)
+    assert float(with_dice) == pytest.approx(float(alone) + 0.5 * np.mean(dice), rel=1e-5)
+    # A perfect prediction has no Dice loss left.
+    perfect = np.eye(3, dtype=np.float32)[np.where(labelled, truth, 0)]
+    assert float(CrossEntropyDice(3, 1.0)(truth, perfect)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_the_task_trains_with_the_dice_loss_when_asked():
+    from tasklab.tasks.semantic_segmentation import CrossEntropyDice
+
+    assert not isinstance(make_task().build_losses(), CrossEntropyDice)
+    task = make_task(dice_loss=0.5)
+    loss = task.build_losses()
+    assert isinstance(loss, CrossEntropyDice) and loss.dice_weight == 0.5
+    model = task.build_model()
+    task.compile(model, keras.optimizers.Adam(1e-3))
+    images, masks = striped(count=4, size=(16, 16))
+    history = model.fit(images.astype(np.float32), masks, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
