@@ -103,4 +103,5 @@ def test_textured_shapes_run_end_to_end(tmp_path, capsys):
         assert Path(line["overlay_file"]).is_file() and sum(line["classes"].values()) > 0.99
 
     report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "the half with the lowest IoU" in report and "What the pixel baseline looks at" in report
     assert "IoU" in report and "Dice" in report and "overlays_worst" not in report.split("<body")[0]
