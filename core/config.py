@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from annotated_types import Ge, Gt, Le, Lt, MinLen
+from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
 from tasklab.core.catalog import BASELINE_NAMES, BUILTINS, DATA_SCHEMES
 from tasklab.core.errors import ConfigError
@@ -117,7 +117,7 @@ BACKGROUND_COLORS = {
 
 @dataclasses.dataclass(frozen=True)
 class ImageConfig(Section):
-    """How the pixels of image files with transparency become the model's input (`folder:`).
+    """How the pixels of image files become the model's input (`folder:`, `tfds:`).
 
     Attributes:
         alpha: `composite` paints every image over `background` by its alpha,
@@ -128,16 +128,24 @@ class ImageConfig(Section):
             name (`white`, `black`, `gray`), a gray level 0..255 or
             `[r, g, b]` with values 0..255. A gray one keeps grayscale images
             with alpha in one channel; another color makes them RGB.
+        size: `[height, width]` every image (and mask) is resized to as it is
+            read into memory, for tfds segmentation datasets (`tfds:oxford_iiit_pet`),
+            whose images all differ in size; null: 128x128. Folders keep their
+            most common size and do not read this setting; `model.image_size`
+            resizes for the model in either case.
     """
 
     where: ClassVar[str] = "data.image"
 
     alpha: Literal["composite", "channel"] = "composite"
     background: Any = "white"
+    size: Annotated[tuple[Count, ...], Len(2, 2), Why("[height, width]")] | None = None
 
     def check(self) -> None:
         if isinstance(self.background, list):
             object.__setattr__(self, "background", tuple(self.background))
+        if isinstance(self.size, list):
+            object.__setattr__(self, "size", tuple(self.size))
         parse_background(self.background)  # A bad color fails here, not at decoding.
 
     @property

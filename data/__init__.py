@@ -2,7 +2,8 @@
 
 Schemes: `builtin:NAME` (offline data, see `tasklab datasets`), `folder:PATH`
 (one sub-folder per class; for segmentation, `images/` and `masks/`),
-`tfds:NAME[/CONFIG]` (TensorFlow Datasets) and
+`tfds:NAME[/CONFIG]` (TensorFlow Datasets; for segmentation, the datasets
+`data.tfds_segmentation` knows) and
 `csv:PATH` (a table with a header row; `data.target` names the target column).
 """
 
@@ -42,9 +43,9 @@ def load_dataset(
         seed: seeds the splits.
         problem: what the task predicts (`core.problems`, or its name): classes
             (stratified splits, class labels) or values (float targets).
-        kind: the kind of input the task takes (`image`, `tabular`, `text`, `audio`);
-            it decides how a `folder:` or `csv:` source is read (default:
-            images for folders, tables for CSV files).
+        kind: the kind of input the task takes (`image`, `tabular`, `text`, `audio`,
+            `segmentation`); it decides how a `folder:`, `csv:` or `tfds:` source is
+            read (default: images for folders, tables for CSV files).
 
     Returns:
         The dataset.
@@ -96,6 +97,10 @@ def load_dataset(
             config.image,
             max_pixels=config.max_pixels,
         )
+    if scheme == "tfds" and kind == "segmentation":
+        from tasklab.data.tfds_segmentation import load_tfds_segmentation
+
+        return load_tfds_segmentation(config.uri, rest, config, seed, problem)
     if scheme == "tfds":
         from tasklab.data.tfds_source import load_tfds
 

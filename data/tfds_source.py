@@ -50,8 +50,8 @@ def load_tfds(uri: str, name: str, config: DataConfig, seed: int, kind: str | No
         DataError: when the dataset is not prepared in the data dir and cannot
             be downloaded (offline), or cannot be used by the task.
     """
-    builder = _builder(name, config.tfds_data_dir)
-    _prepare(builder, name)
+    builder = tfds_builder(name, config.tfds_data_dir)
+    prepare_builder(builder, name)
     info = builder.info
     if not info.supervised_keys:
         raise DataError(f"The tfds dataset '{name}' has no supervised (input, label) keys.")
@@ -150,7 +150,19 @@ def _audio_spec(
     return audio_spec(class_names, config.audio)
 
 
-def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
+def tfds_builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
+    """The builder of a tfds dataset (nothing is downloaded or prepared yet).
+
+    Args:
+        name: the tfds name, optionally with `/CONFIG` or `:VERSION`.
+        data_dir: where tfds keeps prepared data (None: its default).
+
+    Returns:
+        The builder.
+
+    Raises:
+        DataError: when tfds has no such dataset, suggesting the closest name.
+    """
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
@@ -161,7 +173,7 @@ def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
         ) from None
 
 
-def _prepare(builder: tfds.core.DatasetBuilder, name: str) -> None:
+def prepare_builder(builder: tfds.core.DatasetBuilder, name: str) -> None:
     """Downloads and prepares the dataset unless it is prepared; fails fast when offline.
 
     tfds retries a failed connection ten times with exponential backoff, about

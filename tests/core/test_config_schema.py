@@ -30,6 +30,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 EXAMPLES = {
     "strategy.cluster": ["a:1", "b:2"],
     "model.image_size": [32, 32],
+    "data.image.size": [64, 64],
     "explain.methods": ["gradient", "smoothgrad"],
 }
 # Fields that code checks against a table, not a declaration (tested below by name).
